@@ -1,0 +1,338 @@
+//! Data connections: passive (EPSV, PASV) and active (EPRT, PORT), secured through the backend.
+
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+use crate::command::{Command, ProtectionLevel};
+use crate::error::{Error, Phase, ProtocolError, Result};
+use crate::passive::{parse_epsv, parse_pasv};
+use crate::session::Action;
+use crate::tls::{CloseState, SecureConnection, SecureStream, SessionInfo};
+
+use super::config::{DataConnectionMode, PassiveAddress};
+use super::control::{is_timeout, stream_error};
+use super::{io_error, Client};
+
+/// One data connection: clear or TLS.
+pub(crate) enum DataStream<S> {
+    Plain(TcpStream),
+    Tls(S),
+}
+
+impl<S: SecureStream> DataStream<S> {
+    pub(crate) fn tcp(&self) -> &TcpStream {
+        match self {
+            DataStream::Plain(t) => t,
+            DataStream::Tls(s) => s.tcp(),
+        }
+    }
+
+    /// How the peer ended the stream so far; a clear stream has no TLS close.
+    pub(crate) fn close_state(&self) -> Option<CloseState> {
+        match self {
+            DataStream::Plain(_) => None,
+            DataStream::Tls(s) => Some(s.close_state()),
+        }
+    }
+
+    pub(crate) fn session_info(&self) -> Option<SessionInfo> {
+        match self {
+            DataStream::Plain(_) => None,
+            DataStream::Tls(s) => Some(s.session_info()),
+        }
+    }
+
+    /// Sends close_notify (TLS only) and shuts down the write half.
+    pub(crate) fn close_write(&mut self) -> io::Result<()> {
+        if let DataStream::Tls(s) = self {
+            s.send_close_notify()?;
+        }
+        self.tcp().shutdown(Shutdown::Write)
+    }
+}
+
+impl<S: SecureStream> Read for DataStream<S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            DataStream::Plain(t) => t.read(buf),
+            DataStream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl<S: SecureStream> Write for DataStream<S> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            DataStream::Plain(t) => t.write(buf),
+            DataStream::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            DataStream::Plain(t) => t.flush(),
+            DataStream::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// A data connection being set up: connected (passive) or waiting for the server (active).
+pub(crate) enum Prepared {
+    Connected(TcpStream),
+    Listening(TcpListener),
+}
+
+/// What a transfer command got before its data connection is usable.
+pub(crate) struct Opened<S> {
+    pub(crate) stream: DataStream<S>,
+    /// A 2xx that came instead of a 1xx: the transfer's final reply is already known.
+    pub(crate) early_final: Option<crate::reply::Reply>,
+    /// The (last) preliminary reply.
+    pub(crate) preliminary: Option<crate::reply::Reply>,
+}
+
+impl<C: SecureConnection> Client<C> {
+    /// Opens the data connection for `command` and sends it: the EPSV/PASV or EPRT/PORT
+    /// exchange, the transfer command and its preliminary reply, then the data TLS handshake
+    /// when Private is in force.
+    pub(crate) fn open_transfer(&mut self, command: &Command) -> Result<Opened<C::Stream>> {
+        let prepared = self.prepare_data()?;
+        if let Some(offset) = self.restart_offset.take() {
+            self.simple(&Command::Rest(offset))?;
+        }
+        self.send_command(command)?;
+        let mut early_final = None;
+        let mut preliminary = None;
+        loop {
+            match self.read_action(Phase::Control)? {
+                Action::AwaitFinal(reply) => {
+                    preliminary = Some(reply);
+                    break;
+                }
+                Action::Done(reply) => {
+                    early_final = Some(reply);
+                    break;
+                }
+                Action::Refused(reply) => return Err(transfer_refusal(command, reply)),
+                other => return Err(self.unexpected(command, other)),
+            }
+        }
+        let tcp = match prepared {
+            Prepared::Connected(tcp) => tcp,
+            Prepared::Listening(listener) => self.accept_data(&listener, command)?,
+        };
+        let stream = self.secure_data(tcp)?;
+        Ok(Opened {
+            stream,
+            early_final,
+            preliminary,
+        })
+    }
+
+    fn secure_data(&mut self, tcp: TcpStream) -> Result<DataStream<C::Stream>> {
+        let timeouts = self.config.timeouts;
+        tcp.set_nodelay(true)
+            .and_then(|()| tcp.set_write_timeout(Some(timeouts.handshake)))
+            .and_then(|()| tcp.set_read_timeout(Some(timeouts.handshake)))
+            .map_err(|e| io_error(Phase::DataConnect, e))?;
+        if self.session.data_protection() == ProtectionLevel::Clear {
+            set_data_timeouts(&tcp, timeouts.data_idle, timeouts.write)?;
+            return Ok(DataStream::Plain(tcp));
+        }
+        let Some(control) = self.control.tls() else {
+            return Err(Error::InvalidState(
+                "private data needs a protected control connection".into(),
+            ));
+        };
+        match self.connector.secure_data(tcp, &self.server_name, control) {
+            Ok(stream) => {
+                set_data_timeouts(stream.tcp(), timeouts.data_idle, timeouts.write)?;
+                Ok(DataStream::Tls(stream))
+            }
+            Err(source) => {
+                // The server owes the transfer's final reply (usually 522 or 425).
+                let reply = self.read_final_after_failure();
+                Err(Error::Tls {
+                    phase: Phase::DataHandshake,
+                    reply,
+                    source,
+                })
+            }
+        }
+    }
+
+    /// After a local data failure, reads the final reply the transfer is owed. Returns it, or
+    /// `None` after marking the connection unusable.
+    pub(crate) fn read_final_after_failure(&mut self) -> Option<crate::reply::Reply> {
+        match self.read_action(Phase::Control) {
+            Ok(Action::Done(r) | Action::Refused(r)) => Some(r),
+            Ok(_) | Err(_) => {
+                self.mark_broken();
+                None
+            }
+        }
+    }
+
+    fn prepare_data(&mut self) -> Result<Prepared> {
+        match self.config.data_mode {
+            DataConnectionMode::Passive => self.passive().map(Prepared::Connected),
+            DataConnectionMode::Active => self.active().map(Prepared::Listening),
+        }
+    }
+
+    fn passive(&mut self) -> Result<TcpStream> {
+        let peer = self.control.peer();
+        let target = if self.epsv_works {
+            match self.command_reply(&Command::Epsv)? {
+                Ok(reply) => {
+                    let port = parse_epsv(&reply.first_line()).map_err(|_| {
+                        ProtocolError::BadReplyText {
+                            what: "229",
+                            text: reply.text(),
+                        }
+                    })?;
+                    Some(SocketAddr::new(peer.ip(), port))
+                }
+                Err(reply) if matches!(reply.code(), 500 | 501 | 502) => {
+                    // The server does not know EPSV: use PASV from now on (RFC 2428 §3).
+                    self.epsv_works = false;
+                    None
+                }
+                Err(reply) => {
+                    return Err(Error::Reply {
+                        reply,
+                        command: "EPSV".into(),
+                    })
+                }
+            }
+        } else {
+            None
+        };
+        let target = match target {
+            Some(t) => t,
+            None => {
+                let reply = self.command_reply(&Command::Pasv)?.map_err(|reply| {
+                    Error::Reply {
+                        reply,
+                        command: "PASV".into(),
+                    }
+                })?;
+                let (ip, port) = parse_pasv(&reply.text()).map_err(|_| {
+                    ProtocolError::BadReplyText {
+                        what: "227",
+                        text: reply.text(),
+                    }
+                })?;
+                match self.config.passive_address {
+                    PassiveAddress::ControlPeer => SocketAddr::new(peer.ip(), port),
+                    PassiveAddress::DangerFromReply => {
+                        SocketAddr::new(IpAddr::V4(Ipv4Addr::from(ip)), port)
+                    }
+                }
+            }
+        };
+        TcpStream::connect_timeout(&target, self.config.timeouts.connect).map_err(|e| {
+            if is_timeout(&e) {
+                Error::Timeout {
+                    phase: Phase::DataConnect,
+                    usable: true,
+                }
+            } else {
+                Error::Io {
+                    phase: Phase::DataConnect,
+                    usable: true,
+                    source: e,
+                }
+            }
+        })
+    }
+
+    fn active(&mut self) -> Result<TcpListener> {
+        let local = self.control.local();
+        let listener = TcpListener::bind(SocketAddr::new(local.ip(), 0))
+            .map_err(|e| io_error(Phase::DataConnect, e))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| io_error(Phase::DataConnect, e))?;
+        let command = match addr {
+            SocketAddr::V4(v4) => Command::Port(v4),
+            SocketAddr::V6(_) => Command::Eprt(addr),
+        };
+        self.command_reply(&command)?
+            .map_err(|reply| Error::Reply {
+                reply,
+                command: command.verb().to_owned(),
+            })?;
+        Ok(listener)
+    }
+
+    /// Active mode: waits for the server's connection from the control peer's address only,
+    /// watching the control connection for a final reply meanwhile (SCENARIOS DATA-11, BAD-10).
+    fn accept_data(&mut self, listener: &TcpListener, command: &Command) -> Result<TcpStream> {
+        let deadline = Instant::now() + self.config.timeouts.data_accept;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| io_error(Phase::DataConnect, e))?;
+        let peer_ip = self.control.peer().ip();
+        loop {
+            match listener.accept() {
+                Ok((tcp, from)) if from.ip() == peer_ip => {
+                    tcp.set_nonblocking(false)
+                        .map_err(|e| io_error(Phase::DataConnect, e))?;
+                    return Ok(tcp);
+                }
+                Ok((stray, from)) => {
+                    log::warn!("refused a data connection from {from}: not the control peer");
+                    drop(stray);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(io_error(Phase::DataConnect, e)),
+            }
+            if let Some(reply) = self.control.check_idle().inspect_err(|_| self.mark_broken())? {
+                let action = self.session.handle_reply(reply);
+                return Err(match action {
+                    Action::Refused(reply) | Action::Done(reply) => transfer_refusal(command, reply),
+                    other => self.unexpected(command, other),
+                });
+            }
+            if Instant::now() >= deadline {
+                self.abort_after_local_failure();
+                return Err(Error::Timeout {
+                    phase: Phase::DataConnect,
+                    usable: !self.broken,
+                });
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+fn set_data_timeouts(tcp: &TcpStream, idle: Duration, write: Duration) -> Result<()> {
+    tcp.set_read_timeout(Some(idle))
+        .and_then(|()| tcp.set_write_timeout(Some(write)))
+        .map_err(|e| io_error(Phase::Data, e))
+}
+
+/// The error for a negative reply to a transfer command: 521, 522 and 534 say the protection
+/// level is wrong (RFC 4217 §10.2); anything else is a plain refusal.
+pub(crate) fn transfer_refusal(command: &Command, reply: crate::reply::Reply) -> Error {
+    match reply.code() {
+        521 | 522 | 534 => Error::DataProtectionRequired { reply },
+        _ => Error::Reply {
+            reply,
+            command: command.verb().to_owned(),
+        },
+    }
+}
+
+/// Maps an I/O error on an established data connection.
+pub(crate) fn data_error(e: io::Error) -> Error {
+    if is_timeout(&e) {
+        return Error::Timeout {
+            phase: Phase::Data,
+            usable: true,
+        };
+    }
+    stream_error(Phase::Data, e)
+}

@@ -1,0 +1,702 @@
+//! The blocking client over `std::net`.
+//!
+//! [`ClientBuilder`] connects and secures the control connection; [`Client`] logs in, moves
+//! files as streams ([`Download`] is an [`std::io::Read`], [`Upload`] an [`std::io::Write`]) and
+//! runs the other commands. Every wait is bounded by a [`Timeouts`] value; every error says
+//! whether the connection is still usable, and a connection that is not refuses further calls
+//! with [`Error::Unusable`] without writing anything.
+
+mod config;
+mod control;
+mod data;
+mod transfer;
+
+use std::io;
+use std::net::{TcpStream, ToSocketAddrs};
+
+pub use config::{ClientBuilder, DataConnectionMode, Mode, PassiveAddress, Timeouts};
+pub use transfer::{Download, TransferOutcome, Upload};
+
+use crate::command::{Command, ProtectionLevel, Secret, TransferType};
+use crate::error::{Error, Phase, ProtocolError, Result};
+use crate::listing::{parse_mdtm, parse_mlsx_line, parse_size, Entry, Features, ModTime};
+use crate::path::{parse_quoted_path, FtpPath};
+use crate::reply::Reply;
+use crate::session::{Action, ControlProtection, Refusal, Session, TlsPolicy};
+use crate::tls::{SecureConnection, ServerName, SessionInfo};
+
+use config::Config;
+use control::Control;
+
+/// A blocking FTPS client, generic over the TLS backend `C`.
+///
+/// ```no_run
+/// # fn demo<C: ftps_core::SecureConnection>(connector: C) -> ftps_core::Result<()> {
+/// let mut client = ftps_core::ClientBuilder::new("ftp.example.com").connect(connector)?;
+/// client.login("alice", "secret")?;
+/// let mut file = Vec::new();
+/// let outcome = client.download("report.csv", &mut file)?;
+/// assert_eq!(outcome.bytes(), file.len() as u64);
+/// client.quit()?;
+/// # Ok(()) }
+/// ```
+pub struct Client<C: SecureConnection> {
+    connector: C,
+    server_name: ServerName,
+    config: Config,
+    control: Control<C::Stream>,
+    session: Session,
+    epsv_works: bool,
+    transfer_type: Option<TransferType>,
+    restart_offset: Option<u64>,
+    abandoned_transfer: bool,
+    broken: bool,
+    last_data_session: Option<SessionInfo>,
+}
+
+impl<C: SecureConnection> std::fmt::Debug for Client<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("server", &self.server_name)
+            .field("backend", &self.connector.name())
+            .field("control", &self.session.control())
+            .field("data_protection", &self.session.data_protection())
+            .field("usable", &!self.broken)
+            .finish()
+    }
+}
+
+pub(crate) fn io_error(phase: Phase, source: io::Error) -> Error {
+    Error::Io {
+        phase,
+        usable: false,
+        source,
+    }
+}
+
+impl<C: SecureConnection> Client<C> {
+    fn connect_with(config: Config, connector: C) -> Result<Self> {
+        let port = config.port.unwrap_or(match config.mode {
+            Mode::Explicit => 21,
+            Mode::Implicit => 990,
+        });
+        let tcp = connect_tcp(&config.host, port, config.timeouts.connect)?;
+        let server_name = ServerName::from_host(&config.host);
+        let control = Control::new(tcp, config.timeouts, config.reply_limits)?;
+        let session = match config.mode {
+            Mode::Explicit => Session::new(config.policy),
+            Mode::Implicit => Session::new_implicit(config.policy),
+        };
+        let mut client = Client {
+            connector,
+            server_name,
+            config,
+            control,
+            session,
+            epsv_works: true,
+            transfer_type: None,
+            restart_offset: None,
+            abandoned_transfer: false,
+            broken: false,
+            last_data_session: None,
+        };
+        let result = client.start();
+        client.guard(result)?;
+        Ok(client)
+    }
+
+    /// Greeting, pre-AUTH commands and AUTH TLS (or the implicit handshake).
+    fn start(&mut self) -> Result<()> {
+        if self.config.mode == Mode::Implicit {
+            self.control
+                .secure(&self.connector, &self.server_name, 0)?;
+        }
+        self.read_greeting()?;
+        if self.config.mode == Mode::Implicit {
+            self.check_session_policy()?;
+        }
+        for command in std::mem::take(&mut self.config.pre_auth) {
+            self.simple(&command)?;
+        }
+        if self.config.mode == Mode::Explicit && self.config.policy.tls != TlsPolicy::DangerPlain {
+            self.auth_tls()?;
+        }
+        Ok(())
+    }
+
+    fn read_greeting(&mut self) -> Result<()> {
+        loop {
+            let reply = self.control.read_reply(Phase::Greeting)?;
+            match reply.code() {
+                120 => continue,
+                220 => return Ok(()),
+                421 => return Err(Error::ServiceClosing { reply }),
+                _ => {
+                    return Err(ProtocolError::UnexpectedReply {
+                        command: "(greeting)".into(),
+                        reply,
+                    }
+                    .into())
+                }
+            }
+        }
+    }
+
+    fn auth_tls(&mut self) -> Result<()> {
+        let command = Command::Auth(self.config.mechanism.clone().into_bytes());
+        self.send_command(&command)?;
+        match self.read_action(Phase::Control)? {
+            Action::SecureControl(reply) => {
+                self.control
+                    .secure(&self.connector, &self.server_name, reply.code())?;
+                self.session.control_secured();
+                // RFC 4217 §4.2: transfer parameters are reset after AUTH.
+                self.transfer_type = None;
+                self.check_session_policy()
+            }
+            Action::Refused(reply) => {
+                if self.session.continue_in_clear().is_ok() {
+                    log::warn!("the server refused tls ({reply}): continuing in plain ftp, as configured");
+                    Ok(())
+                } else {
+                    Err(Error::TlsUnavailable { reply })
+                }
+            }
+            other => Err(self.unexpected(&command, other)),
+        }
+    }
+
+    /// Checks the negotiated control session against the user's pin; on a mismatch sends a
+    /// protected QUIT and closes (RFC 4217 §10.3, SCENARIOS AUTH-11).
+    fn check_session_policy(&mut self) -> Result<()> {
+        let Some(pin) = self.config.pinned_certificate.as_deref() else {
+            return Ok(());
+        };
+        let info = self.control_session_info();
+        let presented = info.as_ref().and_then(SessionInfo::peer_certificate);
+        if presented == Some(pin) {
+            return Ok(());
+        }
+        let message = if presented.is_none() {
+            "the backend does not report the peer certificate, so the pin cannot be checked"
+        } else {
+            "the server's certificate does not match the pinned certificate"
+        };
+        let _ = self.simple(&Command::Quit);
+        self.control.shutdown();
+        Err(Error::Tls {
+            phase: Phase::ControlHandshake,
+            reply: None,
+            source: crate::tls::TlsError::new(
+                crate::tls::TlsErrorKind::PostHandshakePolicy,
+                message,
+            ),
+        })
+    }
+
+    /// Logs in with `USER` and `PASS`, then sets the data protection level (`PBSZ 0`, then
+    /// `PROT P` unless Clear data was chosen). `USER` and `PASS` are never sent in the clear
+    /// unless a `danger_` option allowed it.
+    pub fn login(&mut self, user: impl AsRef<[u8]>, password: impl AsRef<[u8]>) -> Result<()> {
+        self.login_with_account(user, password, None::<&[u8]>)
+    }
+
+    /// Like [`Client::login`], with an account for servers that ask for one (332).
+    pub fn login_with_account(
+        &mut self,
+        user: impl AsRef<[u8]>,
+        password: impl AsRef<[u8]>,
+        account: Option<impl AsRef<[u8]>>,
+    ) -> Result<()> {
+        self.ready()?;
+        let user = Command::User(user.as_ref().to_vec());
+        let pass = Command::Pass(Secret::new(password.as_ref()));
+        let account = account.map(|a| Command::Acct(Secret::new(a.as_ref())));
+        for command in [&user, &pass].into_iter().chain(account.as_ref()) {
+            let result = command.validate();
+            self.guard(result.map_err(Error::from))?;
+        }
+        let mut deferred = false;
+        if self.config.protection_before_login && self.session.control_protected() {
+            match self.set_data_protection() {
+                Ok(()) => {}
+                Err(Error::Reply { reply, .. }) | Err(Error::DataProtectionRefused { reply })
+                    if reply.code() == 530 =>
+                {
+                    deferred = true;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let result = self.login_exchange(&user, &pass, account.as_ref());
+        self.guard(result)?;
+        if self.session.control_protected()
+            && (!self.config.protection_before_login || deferred || self.session.needs_data_protection())
+        {
+            self.set_data_protection()?;
+        }
+        Ok(())
+    }
+
+    fn login_exchange(
+        &mut self,
+        user: &Command,
+        pass: &Command,
+        account: Option<&Command>,
+    ) -> Result<()> {
+        let mut reply = self.simple(user)?;
+        if reply.code() == 331 {
+            reply = self.simple(pass)?;
+        }
+        if reply.code() == 332 {
+            let Some(account) = account else {
+                return Err(Error::Reply {
+                    reply,
+                    command: "PASS".into(),
+                });
+            };
+            reply = self.simple(account)?;
+        }
+        if reply.is_completion() {
+            Ok(())
+        } else {
+            Err(Error::Reply {
+                reply,
+                command: "USER".into(),
+            })
+        }
+    }
+
+    /// Sends `PBSZ 0` and the wanted `PROT`, retrying once after a `503` (SCENARIOS PROT-06).
+    fn set_data_protection(&mut self) -> Result<()> {
+        let level = self.session.policy().data;
+        if !self.session.pbsz_accepted() {
+            self.simple(&Command::Pbsz(0))?;
+        }
+        match self.set_prot(level) {
+            Err(Error::DataProtectionRefused { reply }) if reply.code() == 503 => {
+                self.simple(&Command::Pbsz(0))?;
+                self.set_prot(level)
+            }
+            other => other,
+        }
+    }
+
+    fn set_prot(&mut self, level: ProtectionLevel) -> Result<()> {
+        match self.simple(&Command::Prot(level)) {
+            Ok(_) => Ok(()),
+            Err(Error::Reply { reply, .. }) => Err(Error::DataProtectionRefused { reply }),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Changes the data protection level for later transfers (`PROT C` or `PROT P`).
+    pub fn set_data_protection_level(&mut self, level: ProtectionLevel) -> Result<()> {
+        self.ready()?;
+        if !self.session.control_protected() {
+            return Err(Error::InvalidState(
+                "data protection needs a protected control connection (RFC 4217 §9)".into(),
+            ));
+        }
+        let result = (|| {
+            if !self.session.pbsz_accepted() {
+                self.simple(&Command::Pbsz(0))?;
+            }
+            self.set_prot(level)
+        })();
+        self.guard(result)
+    }
+
+    /// The level the server accepted last; transfers use it.
+    pub fn data_protection(&self) -> ProtectionLevel {
+        self.session.data_protection()
+    }
+
+    /// Whether the control connection is inside TLS.
+    pub fn is_control_protected(&self) -> bool {
+        self.session.control() == ControlProtection::Protected
+    }
+
+    /// Whether the connection can still be used.
+    pub fn is_usable(&self) -> bool {
+        !self.broken
+    }
+
+    /// The TLS session of the control connection, when protected.
+    pub fn control_session_info(&self) -> Option<SessionInfo> {
+        use crate::tls::SecureStream;
+        self.control.tls().map(|s| s.session_info())
+    }
+
+    /// The TLS session of the last protected data connection.
+    pub fn last_data_session_info(&self) -> Option<&SessionInfo> {
+        self.last_data_session.as_ref()
+    }
+
+    /// The name of the TLS backend.
+    pub fn backend_name(&self) -> &'static str {
+        self.connector.name()
+    }
+
+    /// Sets the representation type (`TYPE A` or `TYPE I`). Transfers use binary unless told.
+    pub fn transfer_type(&mut self, kind: TransferType) -> Result<()> {
+        self.ready()?;
+        let result = self.simple(&Command::Type(kind)).map(|_| ());
+        if result.is_ok() {
+            self.transfer_type = Some(kind);
+        }
+        self.guard(result)
+    }
+
+    /// `NOOP`.
+    pub fn noop(&mut self) -> Result<Reply> {
+        self.run(&Command::Noop)
+    }
+
+    /// `CWD path`.
+    pub fn cwd(&mut self, path: impl AsRef<[u8]>) -> Result<Reply> {
+        self.run(&Command::Cwd(path.as_ref().to_vec()))
+    }
+
+    /// `CDUP`.
+    pub fn cdup(&mut self) -> Result<Reply> {
+        self.run(&Command::Cdup)
+    }
+
+    /// `PWD`: the current directory, byte for byte as the server gave it.
+    pub fn pwd(&mut self) -> Result<FtpPath> {
+        let reply = self.run(&Command::Pwd)?;
+        quoted_path(&reply)
+    }
+
+    /// `MKD path`: the created directory's path as the server gives it.
+    pub fn mkdir(&mut self, path: impl AsRef<[u8]>) -> Result<FtpPath> {
+        let reply = self.run(&Command::Mkd(path.as_ref().to_vec()))?;
+        quoted_path(&reply)
+    }
+
+    /// `RMD path`.
+    pub fn rmdir(&mut self, path: impl AsRef<[u8]>) -> Result<Reply> {
+        self.run(&Command::Rmd(path.as_ref().to_vec()))
+    }
+
+    /// `DELE path`.
+    pub fn delete(&mut self, path: impl AsRef<[u8]>) -> Result<Reply> {
+        self.run(&Command::Dele(path.as_ref().to_vec()))
+    }
+
+    /// `RNFR from`, then `RNTO to`.
+    pub fn rename(&mut self, from: impl AsRef<[u8]>, to: impl AsRef<[u8]>) -> Result<Reply> {
+        let rnto = Command::Rnto(to.as_ref().to_vec());
+        self.guard(rnto.validate().map_err(Error::from))?;
+        self.run(&Command::Rnfr(from.as_ref().to_vec()))?;
+        self.run(&rnto)
+    }
+
+    /// `SIZE path` (RFC 3659 §4), in bytes.
+    pub fn size(&mut self, path: impl AsRef<[u8]>) -> Result<u64> {
+        let reply = self.run(&Command::Size(path.as_ref().to_vec()))?;
+        parse_size(&reply.first_line()).ok_or_else(|| {
+            ProtocolError::BadReplyText {
+                what: "213",
+                text: reply.text(),
+            }
+            .into()
+        })
+    }
+
+    /// `MDTM path` (RFC 3659 §3): the modification time, in UTC.
+    pub fn mdtm(&mut self, path: impl AsRef<[u8]>) -> Result<ModTime> {
+        let reply = self.run(&Command::Mdtm(path.as_ref().to_vec()))?;
+        parse_mdtm(&reply.first_line()).ok_or_else(|| {
+            ProtocolError::BadReplyText {
+                what: "213",
+                text: reply.text(),
+            }
+            .into()
+        })
+    }
+
+    /// `FEAT` (RFC 2389): the features the server announces; empty if it does not know FEAT.
+    pub fn feat(&mut self) -> Result<Features> {
+        match self.run(&Command::Feat) {
+            Ok(reply) => Ok(Features::parse(&reply)),
+            Err(Error::Reply { reply, .. }) if matches!(reply.code(), 500 | 502) => {
+                Ok(Features::none())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `OPTS arguments` (RFC 2389).
+    pub fn opts(&mut self, arguments: impl AsRef<[u8]>) -> Result<Reply> {
+        self.run(&Command::Opts(arguments.as_ref().to_vec()))
+    }
+
+    /// `SITE arguments`.
+    pub fn site(&mut self, arguments: impl AsRef<[u8]>) -> Result<Reply> {
+        self.run(&Command::Site(arguments.as_ref().to_vec()))
+    }
+
+    /// `MLST path` (RFC 3659 §7): the facts of one entry.
+    pub fn mlst(&mut self, path: Option<&[u8]>) -> Result<Entry> {
+        let reply = self.run(&Command::Mlst(path.map(<[u8]>::to_vec)))?;
+        let line = reply
+            .lines()
+            .iter()
+            .skip(1)
+            .find(|l| l.first() == Some(&b' '))
+            .map(|l| &l[1..]);
+        line.and_then(|l| parse_mlsx_line(l).ok()).ok_or_else(|| {
+            ProtocolError::BadReplyText {
+                what: "250",
+                text: reply.text(),
+            }
+            .into()
+        })
+    }
+
+    /// Sends `REST offset` right before the next transfer command, to resume it (RFC 3659 §5).
+    pub fn restart_at(&mut self, offset: u64) {
+        self.restart_offset = Some(offset);
+    }
+
+    /// Sends one command given as a line (without CR LF) and returns its final reply.
+    ///
+    /// The line goes through the same state machine as the typed calls: a raw `AUTH`, `PBSZ`
+    /// or `PROT` has their exact effect and refusals (SCENARIOS decision D11). Commands that
+    /// open data connections, and `CCC`/`REIN`, must use their typed calls.
+    pub fn raw(&mut self, line: impl AsRef<[u8]>) -> Result<Reply> {
+        self.ready()?;
+        let command = Command::parse_raw(line.as_ref());
+        let command = self.guard(command.map_err(Error::from))?;
+        match &command {
+            Command::Auth(_) if self.session.control() == ControlProtection::Clear => {
+                let result = self.auth_tls();
+                return self.guard(result).map(|()| Reply::new(234, "tls established"));
+            }
+            Command::Ccc | Command::Rein => {
+                return Err(Error::Unsupported(format!(
+                    "{} through the raw api",
+                    command.verb()
+                )))
+            }
+            Command::Other { verb, .. }
+                if matches!(
+                    verb.as_str(),
+                    "EPSV" | "PASV" | "PORT" | "EPRT" | "LPRT" | "LPSV" | "RETR" | "STOR"
+                        | "APPE" | "STOU" | "LIST" | "NLST" | "MLSD"
+                ) =>
+            {
+                return Err(Error::InvalidState(format!(
+                    "{verb} opens a data connection: use the typed transfer calls"
+                )))
+            }
+            _ => {}
+        }
+        match self.run(&command) {
+            Err(Error::Reply { reply, .. }) if matches!(command, Command::Prot(_)) => {
+                Err(Error::DataProtectionRefused { reply })
+            }
+            other => other,
+        }
+    }
+
+    /// `QUIT`, then the TLS shutdown (close_notify) and the TCP close.
+    pub fn quit(mut self) -> Result<Reply> {
+        self.ready()?;
+        let result = self.simple(&Command::Quit);
+        self.control.shutdown();
+        self.broken = true;
+        result
+    }
+
+    // ---- plumbing shared by the modules of `client` ----
+
+    /// Fails fast when unusable, settles an abandoned transfer, and checks for unsolicited
+    /// replies, before any new command.
+    fn ready(&mut self) -> Result<()> {
+        if self.broken || !self.control.is_open() {
+            return Err(Error::Unusable);
+        }
+        if self.abandoned_transfer {
+            self.abandoned_transfer = false;
+            let reply = self.abort_after_local_failure();
+            return Err(Error::Aborted { reply });
+        }
+        let result = match self.control.check_idle() {
+            Ok(None) => Ok(()),
+            Ok(Some(reply)) => match self.session.handle_reply(reply) {
+                Action::ServiceClosing(reply) => Err(Error::ServiceClosing { reply }),
+                Action::Unexpected(reply) | Action::Done(reply) | Action::Refused(reply) => {
+                    Err(ProtocolError::UnsolicitedReply { reply }.into())
+                }
+                other => Err(self.unexpected(&Command::Noop, other)),
+            },
+            Err(e) => Err(e),
+        };
+        self.guard(result)
+    }
+
+    /// Runs a simple command from a public call: ready check, exchange, guard.
+    fn run(&mut self, command: &Command) -> Result<Reply> {
+        self.ready()?;
+        let result = self.simple(command);
+        self.guard(result)
+    }
+
+    /// Marks the connection unusable when `result` is an error that says so.
+    fn guard<T>(&mut self, result: Result<T>) -> Result<T> {
+        if let Err(e) = &result {
+            if !e.connection_usable() {
+                self.mark_broken();
+            }
+        }
+        result
+    }
+
+    pub(crate) fn mark_broken(&mut self) {
+        self.broken = true;
+        self.session.close();
+        self.control.close();
+    }
+
+    /// Encodes `command` through the session and writes it.
+    pub(crate) fn send_command(&mut self, command: &Command) -> Result<()> {
+        let mut wire = Vec::with_capacity(64);
+        self.session
+            .command(command, &mut wire)
+            .map_err(|refusal| match refusal {
+                Refusal::InvalidArgument(e) => Error::InvalidArgument(e),
+                other => Error::InvalidState(other.to_string()),
+            })?;
+        log::debug!("-> {command}");
+        let result = self.control.send(&wire);
+        if result.is_err() {
+            self.mark_broken();
+        }
+        result
+    }
+
+    /// Reads one reply and applies it to the session.
+    pub(crate) fn read_action(&mut self, phase: Phase) -> Result<Action> {
+        match self.control.read_reply(phase) {
+            Ok(reply) => Ok(self.session.handle_reply(reply)),
+            Err(e) => {
+                self.mark_broken();
+                Err(e)
+            }
+        }
+    }
+
+    /// Sends a command that takes one final reply: the positive reply, or an error.
+    pub(crate) fn simple(&mut self, command: &Command) -> Result<Reply> {
+        match self.command_reply(command)? {
+            Ok(reply) => Ok(reply),
+            Err(reply) => Err(Error::Reply {
+                reply,
+                command: command.verb().to_owned(),
+            }),
+        }
+    }
+
+    /// Sends a command and returns `Ok(positive)` or `Err(negative)` reply; protocol failures
+    /// are the outer error.
+    pub(crate) fn command_reply(&mut self, command: &Command) -> Result<std::result::Result<Reply, Reply>> {
+        self.send_command(command)?;
+        loop {
+            match self.read_action(Phase::Control)? {
+                Action::Done(reply) => return Ok(Ok(reply)),
+                Action::Refused(reply) => return Ok(Err(reply)),
+                Action::AwaitFinal(_) if matches!(command, Command::Stat(_)) => continue,
+                other => return Err(self.unexpected(command, other)),
+            }
+        }
+    }
+
+    /// The error for an action that does not fit `command`; marks the connection unusable.
+    pub(crate) fn unexpected(&mut self, command: &Command, action: Action) -> Error {
+        let error = match action {
+            Action::ServiceClosing(reply) => Error::ServiceClosing { reply },
+            Action::AwaitFinal(reply)
+            | Action::SecureControl(reply)
+            | Action::Done(reply)
+            | Action::Refused(reply)
+            | Action::Unexpected(reply) => ProtocolError::UnexpectedReply {
+                command: command.verb().to_owned(),
+                reply,
+            }
+            .into(),
+        };
+        self.mark_broken();
+        error
+    }
+
+    /// After a transfer was given up locally: sends `ABOR` and reads the transfer's final reply
+    /// and the ABOR's own (RFC 959 §4.1.3). Returns the transfer's final reply; marks the
+    /// connection unusable if the replies do not come.
+    pub(crate) fn abort_after_local_failure(&mut self) -> Option<Reply> {
+        self.session.reset_in_flight();
+        if self.send_command(&Command::Abor).is_err() {
+            return None;
+        }
+        let first = match self.control.read_reply(Phase::Control) {
+            Ok(reply) => reply,
+            Err(_) => {
+                self.mark_broken();
+                return None;
+            }
+        };
+        if matches!(first.code(), 225) {
+            // "No transfer to abort": the transfer's final reply came earlier or never.
+            self.session.reset_in_flight();
+            return None;
+        }
+        match self.read_action(Phase::Control) {
+            Ok(Action::Done(_) | Action::Refused(_)) => Some(first),
+            Ok(_) | Err(_) => {
+                self.mark_broken();
+                Some(first)
+            }
+        }
+    }
+}
+
+fn connect_tcp(host: &str, port: u16, limit: std::time::Duration) -> Result<TcpStream> {
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    let addrs = (bare, port)
+        .to_socket_addrs()
+        .map_err(|e| io_error(Phase::Connect, e))?;
+    let mut last = None;
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, limit) {
+            Ok(tcp) => return Ok(tcp),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(match last {
+        Some(e) if control::is_timeout(&e) => Error::Timeout {
+            phase: Phase::Connect,
+            usable: false,
+        },
+        Some(e) => io_error(Phase::Connect, e),
+        None => io_error(
+            Phase::Connect,
+            io::Error::new(io::ErrorKind::NotFound, "the host name has no address"),
+        ),
+    })
+}
+
+fn quoted_path(reply: &Reply) -> Result<FtpPath> {
+    let first = reply.lines().first().map(Vec::as_slice).unwrap_or_default();
+    parse_quoted_path(first).ok_or_else(|| {
+        ProtocolError::BadReplyText {
+            what: "257",
+            text: reply.text(),
+        }
+        .into()
+    })
+}

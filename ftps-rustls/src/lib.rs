@@ -1,0 +1,394 @@
+//! The [rustls] backend for ftps: an implementation of [`SecureConnection`].
+//!
+//! Supports every capability of the contract: data connections resume the session of *their own*
+//! control connection (TLS 1.2 session IDs and tickets, TLS 1.3 single-use tickets), the TCP
+//! stream is handed back after a close_notify exchange without losing a byte (for `CCC`), the
+//! session is described, TLS 1.3 is negotiated where the configuration allows it, and a client
+//! certificate is presented when the [`rustls::ClientConfig`] has one. It does not support
+//! TLS 1.0/1.1, which rustls does not implement.
+//!
+//! ```no_run
+//! use ftps_rustls::RustlsConnector;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let ca_der = std::fs::read("ca.der")?;
+//! // Trust exactly this CA, with rustls' ring provider and TLS 1.2 + 1.3.
+//! let connector = RustlsConnector::trusting(&ca_der)?;
+//! // Or bring your own configuration: `RustlsConnector::new(Arc::new(client_config))`.
+//! // Then hand `connector` to the ftps client builder as its `SecureConnection`.
+//! # let _ = connector;
+//! # Ok(())
+//! # }
+//! ```
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+
+use ftps_core::{
+    Capabilities, Capability, CloseState, SecureConnection, SecureStream, ServerName, SessionInfo,
+    TlsError, TlsErrorKind,
+};
+pub use rustls;
+use rustls::client::{ClientSessionMemoryCache, Resumption};
+use rustls::pki_types::{self, CertificateDer};
+use rustls::{ClientConfig, ClientConnection, HandshakeKind, ProtocolVersion, RootCertStore};
+
+/// How many entries the per-control-connection session store holds: one server name with up to
+/// eight TLS 1.3 tickets (see [`ClientSessionMemoryCache::new`]).
+const STORE_SIZE: usize = 8;
+
+/// The length of a TLS record header: content type, version, length.
+const HEADER_LEN: usize = 5;
+
+/// A [`SecureConnection`] built on a [`rustls::ClientConfig`].
+///
+/// Every control connection gets its own clone of the configuration with a fresh session store,
+/// and its data connections use that clone, so they offer this control session's ticket or
+/// session ID and never one obtained by another control connection.
+#[derive(Clone, Debug)]
+pub struct RustlsConnector {
+    config: Arc<ClientConfig>,
+}
+
+impl RustlsConnector {
+    /// A connector using `config` as given: its roots, versions, cipher suites and client
+    /// certificate. Its `resumption` setting is replaced per control connection.
+    pub fn new(config: Arc<ClientConfig>) -> Self {
+        RustlsConnector { config }
+    }
+
+    /// A connector that trusts exactly the CA certificate `ca_der` (DER), with the ring
+    /// provider, TLS 1.2 and 1.3, and no client certificate.
+    pub fn trusting(ca_der: &[u8]) -> Result<Self, TlsError> {
+        let mut roots = RootCertStore::empty();
+        roots
+            .add(CertificateDer::from(ca_der.to_vec()))
+            .map_err(|e| {
+                TlsError::new(TlsErrorKind::Other, "the ca certificate is not usable")
+                    .with_source(e)
+            })?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(map_error)?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(RustlsConnector::new(Arc::new(config)))
+    }
+
+    /// The configuration this connector starts from.
+    pub fn config(&self) -> &Arc<ClientConfig> {
+        &self.config
+    }
+}
+
+impl From<ClientConfig> for RustlsConnector {
+    fn from(config: ClientConfig) -> Self {
+        RustlsConnector::new(Arc::new(config))
+    }
+}
+
+impl From<Arc<ClientConfig>> for RustlsConnector {
+    fn from(config: Arc<ClientConfig>) -> Self {
+        RustlsConnector::new(config)
+    }
+}
+
+impl SecureConnection for RustlsConnector {
+    type Stream = RustlsStream;
+
+    fn name(&self) -> &'static str {
+        "rustls"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::none()
+            .with(Capability::Resumption)
+            .with(Capability::Unwrap)
+            .with(Capability::ClientCert)
+            .with(Capability::Describe)
+            .with(Capability::Tls13)
+    }
+
+    fn secure_control(
+        &self,
+        tcp: TcpStream,
+        server: &ServerName,
+    ) -> Result<RustlsStream, TlsError> {
+        let mut config = ClientConfig::clone(&self.config);
+        let store = Arc::new(ClientSessionMemoryCache::new(STORE_SIZE));
+        config.resumption = Resumption::store(store);
+        RustlsStream::connect(Arc::new(config), tcp, server)
+    }
+
+    fn secure_data(
+        &self,
+        tcp: TcpStream,
+        server: &ServerName,
+        control: &RustlsStream,
+    ) -> Result<RustlsStream, TlsError> {
+        // The control stream's own configuration: its store offers this session's ticket or
+        // session ID, and receives the tickets this data connection brings.
+        RustlsStream::connect(Arc::clone(&control.config), tcp, server)
+    }
+}
+
+/// A TLS client stream over a [`TcpStream`], produced by [`RustlsConnector`].
+///
+/// It reads from the socket at most up to the end of the TLS record being received, so after
+/// the peer's close_notify no byte of what follows (the cleartext after `CCC`) has been taken
+/// from the socket, and [`SecureStream::unwrap_tcp`] loses nothing. The cost is two reads per
+/// record instead of one. TLS 1.3 tickets that arrive on any stream of a control session go into
+/// that session's store when the stream is read.
+#[derive(Debug)]
+pub struct RustlsStream {
+    conn: ClientConnection,
+    tcp: TcpStream,
+    /// The per-control-connection configuration, shared with its data connections.
+    config: Arc<ClientConfig>,
+    framing: Framing,
+    close: CloseState,
+    sent_close: bool,
+}
+
+/// Where the socket is within the current TLS record.
+#[derive(Debug, Default)]
+struct Framing {
+    header: [u8; HEADER_LEN],
+    header_have: usize,
+    body_left: usize,
+}
+
+/// A reader that never returns bytes past the end of the current TLS record.
+struct RecordReader<'a> {
+    tcp: &'a TcpStream,
+    framing: &'a mut Framing,
+}
+
+impl Read for RecordReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let f = &mut *self.framing;
+        if f.body_left > 0 {
+            let want = buf.len().min(f.body_left);
+            let n = self.tcp.read(&mut buf[..want])?;
+            f.body_left -= n;
+            return Ok(n);
+        }
+        let want = buf.len().min(HEADER_LEN - f.header_have);
+        let n = self.tcp.read(&mut buf[..want])?;
+        f.header[f.header_have..f.header_have + n].copy_from_slice(&buf[..n]);
+        f.header_have += n;
+        if f.header_have == HEADER_LEN {
+            f.body_left = usize::from(u16::from_be_bytes([f.header[3], f.header[4]]));
+            f.header_have = 0;
+        }
+        Ok(n)
+    }
+}
+
+impl RustlsStream {
+    fn connect(
+        config: Arc<ClientConfig>,
+        tcp: TcpStream,
+        server: &ServerName,
+    ) -> Result<Self, TlsError> {
+        let conn =
+            ClientConnection::new(Arc::clone(&config), rustls_name(server)?).map_err(map_error)?;
+        let mut stream = RustlsStream {
+            conn,
+            tcp,
+            config,
+            framing: Framing::default(),
+            close: CloseState::Open,
+            sent_close: false,
+        };
+        stream.handshake()?;
+        log::debug!(
+            "tls handshake with {server} done: {:?}, {:?}",
+            stream.conn.protocol_version(),
+            stream.conn.handshake_kind()
+        );
+        Ok(stream)
+    }
+
+    fn handshake(&mut self) -> Result<(), TlsError> {
+        while self.conn.is_handshaking() {
+            self.write_pending().map_err(TlsError::from_io)?;
+            if !self.conn.is_handshaking() {
+                break;
+            }
+            if !self.conn.wants_read() {
+                return Err(TlsError::new(TlsErrorKind::Other, "tls handshake stalled"));
+            }
+            if self.read_tls().map_err(TlsError::from_io)? == 0 {
+                return Err(TlsError::new(
+                    TlsErrorKind::UnexpectedEof,
+                    "connection closed during the tls handshake",
+                ));
+            }
+            self.process().map_err(map_error)?;
+        }
+        self.write_pending().map_err(TlsError::from_io)
+    }
+
+    /// Feeds rustls at most the rest of the current record from the socket.
+    fn read_tls(&mut self) -> io::Result<usize> {
+        let mut reader = RecordReader {
+            tcp: &self.tcp,
+            framing: &mut self.framing,
+        };
+        self.conn.read_tls(&mut reader)
+    }
+
+    /// Processes buffered records; on error, tries to send the alert rustls queued.
+    fn process(&mut self) -> Result<(), rustls::Error> {
+        if let Err(e) = self.conn.process_new_packets() {
+            let _ignored = self.write_pending();
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Writes every queued TLS byte to the socket.
+    fn write_pending(&mut self) -> io::Result<()> {
+        while self.conn.wants_write() {
+            if self.conn.write_tls(&mut self.tcp)? == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Read for RustlsStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match self.conn.reader().read(buf) {
+                Ok(n) => {
+                    if n == 0 && !buf.is_empty() {
+                        self.close = CloseState::CleanClose;
+                    }
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => {
+                    if e.kind() == io::ErrorKind::UnexpectedEof {
+                        self.close = CloseState::Truncated;
+                    }
+                    return Err(e);
+                }
+            }
+            // rustls needs more TLS data; a WouldBlock from the socket itself is a time-out.
+            self.read_tls()?;
+            self.process()
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, map_error(e)))?;
+            self.write_pending()?;
+        }
+    }
+}
+
+impl Write for RustlsStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.sent_close {
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "close_notify already sent",
+            ));
+        }
+        let n = self.conn.writer().write(buf)?;
+        self.write_pending()?;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.conn.writer().flush()?;
+        self.write_pending()
+    }
+}
+
+impl SecureStream for RustlsStream {
+    fn send_close_notify(&mut self) -> io::Result<()> {
+        self.conn.send_close_notify();
+        self.sent_close = true;
+        self.write_pending()
+    }
+
+    fn close_state(&self) -> CloseState {
+        self.close
+    }
+
+    /// Needs the peer's close_notify read (a `read` returned `Ok(0)`) and ours sent. Since the
+    /// stream never reads past the end of a record, nothing follows the close_notify in rustls'
+    /// buffers, so the returned leftover is always empty: every later byte is still in the socket.
+    fn unwrap_tcp(self) -> Result<(TcpStream, Vec<u8>), TlsError> {
+        if self.close != CloseState::CleanClose || !self.sent_close || self.conn.wants_write() {
+            return Err(TlsError::new(
+                TlsErrorKind::Other,
+                "unwrap needs a completed close_notify exchange",
+            ));
+        }
+        log::debug!("tls stream unwrapped after close_notify exchange");
+        Ok((self.tcp, Vec::new()))
+    }
+
+    fn session_info(&self) -> SessionInfo {
+        let mut info = SessionInfo::new();
+        if let Some(version) = self.conn.protocol_version() {
+            info = info.with_protocol_version(match version {
+                ProtocolVersion::TLSv1_2 => "TLSv1.2".to_owned(),
+                ProtocolVersion::TLSv1_3 => "TLSv1.3".to_owned(),
+                other => format!("{other:?}"),
+            });
+        }
+        if let Some(suite) = self.conn.negotiated_cipher_suite() {
+            info = info.with_cipher_suite(format!("{:?}", suite.suite()));
+        }
+        if let Some(kind) = self.conn.handshake_kind() {
+            info = info.with_resumed(kind == HandshakeKind::Resumed);
+        }
+        if let Some(cert) = self.conn.peer_certificates().and_then(|c| c.first()) {
+            info = info.with_peer_certificate(cert.to_vec());
+        }
+        info
+    }
+
+    fn tcp(&self) -> &TcpStream {
+        &self.tcp
+    }
+}
+
+/// The rustls name for `server`: DNS names are sent as SNI, IP addresses are not.
+fn rustls_name(server: &ServerName) -> Result<pki_types::ServerName<'static>, TlsError> {
+    match server {
+        ServerName::Dns(name) => pki_types::ServerName::try_from(name.as_str())
+            .map(|n| n.to_owned())
+            .map_err(|e| TlsError::new(TlsErrorKind::Other, "invalid dns name").with_source(e)),
+        ServerName::Ip(ip) => Ok(pki_types::ServerName::IpAddress((*ip).into())),
+        _ => Err(TlsError::new(
+            TlsErrorKind::Unsupported,
+            "unsupported kind of server name",
+        )),
+    }
+}
+
+fn map_error(error: rustls::Error) -> TlsError {
+    use rustls::{CertificateError as C, Error as E, InvalidMessage as M};
+    let (kind, message) = match &error {
+        E::InvalidCertificate(C::NotValidForName | C::NotValidForNameContext { .. }) => (
+            TlsErrorKind::NameMismatch,
+            "the certificate is not valid for the server name",
+        ),
+        E::InvalidCertificate(_) | E::NoCertificatesPresented => (
+            TlsErrorKind::CertificateInvalid,
+            "the server certificate did not verify",
+        ),
+        E::AlertReceived(_) => (TlsErrorKind::AlertReceived, "received a fatal tls alert"),
+        E::InvalidMessage(M::InvalidContentType | M::UnknownProtocolVersion) => (
+            TlsErrorKind::NotTls,
+            "the peer sent something that is not tls",
+        ),
+        _ => (TlsErrorKind::HandshakeFailed, "tls protocol failure"),
+    };
+    TlsError::new(kind, message).with_source(error)
+}
