@@ -60,7 +60,9 @@ pub enum ProtocolError {
         reply: Reply,
     },
     /// Cleartext bytes arrived together with, or right after, the reply that starts TLS.
-    #[error("unexpected data after {code}: {len} cleartext bytes arrived before the tls handshake")]
+    #[error(
+        "unexpected data after {code}: {len} cleartext bytes arrived before the tls handshake"
+    )]
     DataBeforeHandshake {
         /// The reply code that starts TLS (234), or 0 in implicit mode.
         code: u16,
@@ -208,8 +210,10 @@ impl Error {
             | Error::Timeout { usable, .. }
             | Error::Truncated { usable, .. } => *usable,
             Error::Tls { phase, reply, .. } => {
-                matches!(phase, Phase::DataConnect | Phase::DataHandshake | Phase::Data)
-                    && reply.is_some()
+                matches!(
+                    phase,
+                    Phase::DataConnect | Phase::DataHandshake | Phase::Data
+                ) && reply.is_some()
             }
             Error::Reply { .. }
             | Error::DataProtectionRefused { .. }
@@ -251,9 +255,9 @@ impl Error {
             | Error::ServiceClosing { reply }
             | Error::DataProtectionRefused { reply }
             | Error::DataProtectionRequired { reply } => Some(reply),
-            Error::Tls { reply, .. } | Error::Truncated { reply, .. } | Error::Aborted { reply } => {
-                reply.as_ref()
-            }
+            Error::Tls { reply, .. }
+            | Error::Truncated { reply, .. }
+            | Error::Aborted { reply } => reply.as_ref(),
             Error::Protocol(ProtocolError::UnexpectedReply { reply, .. })
             | Error::Protocol(ProtocolError::UnsolicitedReply { reply }) => Some(reply),
             _ => None,

@@ -155,8 +155,8 @@ impl Reply {
 }
 
 impl fmt::Display for Reply {
-    /// `NNN first-line-text`, with control characters escaped and the text cut after 200
-    /// characters with `...`.
+    /// `NNN first-line-text`, with control characters escaped (`\u{1b}`) and the text cut
+    /// at 200 characters with `...`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.code)?;
         let first = self.first_line();
@@ -182,19 +182,23 @@ impl fmt::Debug for Reply {
     }
 }
 
-/// Escapes control characters and cuts `text` after `max` characters, adding `...`.
+/// Escapes control characters and cuts the result at `max` characters, adding `...`.
 fn sanitize(text: &str, max: usize) -> String {
     let mut out = String::new();
-    for (i, c) in text.chars().enumerate() {
-        if i == max {
+    let mut used = 0;
+    for c in text.chars() {
+        let piece: String = if c.is_control() {
+            c.escape_default().collect()
+        } else {
+            c.into()
+        };
+        let len = piece.chars().count();
+        if used + len > max {
             out.push_str("...");
             break;
         }
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
+        out.push_str(&piece);
+        used += len;
     }
     out
 }
@@ -353,8 +357,10 @@ impl Pending {
 /// may arrive in one piece: the results are the same. The parser turns complete lines into
 /// reply lines as it goes, so it holds at most the current partial line plus the bytes fed since
 /// the last call to `next_reply` (and a line that is already too long is cut at
-/// `max_line + 2` bytes as it is fed). Once `next_reply` has returned an error, it returns the
-/// same error forever and `feed` discards its input.
+/// `max_line + 2` bytes as it is fed). A line that exceeds both limits gives the error of the
+/// limit it crosses first (`TooLarge` on a tie), so the split never changes the error. Once
+/// `next_reply` has returned an error, it returns the same error forever and `feed` discards
+/// its input.
 #[derive(Debug)]
 pub struct ReplyParser {
     limits: ReplyLimits,
@@ -479,17 +485,8 @@ impl ReplyParser {
             }
             self.pos = lf + 1;
             self.scan_from = self.pos;
-            if end - start > self.limits.max_line {
-                return Err(ReplyError::LineTooLong {
-                    limit: self.limits.max_line,
-                });
-            }
-            self.reply_bytes = self.reply_bytes.saturating_add(lf + 1 - start);
-            if self.reply_bytes > self.limits.max_reply_bytes {
-                return Err(ReplyError::TooLarge {
-                    limit: self.limits.max_reply_bytes,
-                });
-            }
+            self.check_limits(lf + 1 - start, end - start)?;
+            self.reply_bytes += lf + 1 - start;
             let line = &self.buf[start..end];
             if let Some(reply) = Self::handle_line(&mut self.pending, &self.limits, line)? {
                 self.reply_bytes = 0;
@@ -501,19 +498,35 @@ impl ReplyParser {
     /// Applies the limits to the partial line, so an endless line fails without its end.
     fn check_partial(&self) -> Result<(), ReplyError> {
         let tail = &self.buf[self.buf.len() - self.tail_len..];
+        // A trailing CR may turn out to be the start of the terminator.
         let content = match tail.last() {
             Some(b'\r') => tail.len() - 1,
             _ => tail.len(),
         };
-        if content > self.limits.max_line {
-            return Err(ReplyError::LineTooLong {
-                limit: self.limits.max_line,
+        self.check_limits(tail.len(), content)
+    }
+
+    /// Checks a line of `raw` bytes received (terminator included, if any) of which `content`
+    /// are known to be text, against both limits.
+    ///
+    /// When both are exceeded, the error is the one whose limit is crossed at the earlier
+    /// byte of the line (`TooLarge` on a tie), so the result does not depend on how the bytes
+    /// were split into reads.
+    fn check_limits(&self, raw: usize, content: usize) -> Result<(), ReplyError> {
+        let ReplyLimits {
+            max_line,
+            max_reply_bytes,
+            ..
+        } = self.limits;
+        // `reply_bytes <= max_reply_bytes` holds: it is checked line by line.
+        let room = max_reply_bytes.saturating_sub(self.reply_bytes);
+        if raw > room && (content <= max_line || room <= max_line) {
+            return Err(ReplyError::TooLarge {
+                limit: max_reply_bytes,
             });
         }
-        if self.reply_bytes.saturating_add(tail.len()) > self.limits.max_reply_bytes {
-            return Err(ReplyError::TooLarge {
-                limit: self.limits.max_reply_bytes,
-            });
+        if content > max_line {
+            return Err(ReplyError::LineTooLong { limit: max_line });
         }
         Ok(())
     }

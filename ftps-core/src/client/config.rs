@@ -56,7 +56,9 @@ impl Timeouts {
             self.data_idle,
         ];
         if all.iter().any(|d| d.is_zero()) {
-            return Err(Error::InvalidConfig("a timeout of zero is not allowed".into()));
+            return Err(Error::InvalidConfig(
+                "a timeout of zero is not allowed".into(),
+            ));
         }
         Ok(())
     }

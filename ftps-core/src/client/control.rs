@@ -112,8 +112,7 @@ impl<S: SecureStream> Control<S> {
         let Some(tcp) = self.tcp() else {
             return Err(Error::Unusable);
         };
-        tcp.set_read_timeout(wait)
-            .map_err(|e| io_error(phase, e))?;
+        tcp.set_read_timeout(wait).map_err(|e| io_error(phase, e))?;
         let result = match &mut self.stream {
             Some(Stream::Plain(t)) => t.read(buf),
             Some(Stream::Tls(s)) => s.read(buf),
@@ -238,7 +237,10 @@ impl<S: SecureStream> Control<S> {
 
 /// Whether a socket error is a time-out (`WouldBlock` on Unix, `TimedOut` on Windows).
 pub(crate) fn is_timeout(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
 }
 
 /// Turns an error from a possibly-TLS stream into the client's error: a [`TlsError`] carried

@@ -102,22 +102,12 @@ impl<C: SecureConnection> Client<C> {
             self.simple(&Command::Rest(offset))?;
         }
         self.send_command(command)?;
-        let mut early_final = None;
-        let mut preliminary = None;
-        loop {
-            match self.read_action(Phase::Control)? {
-                Action::AwaitFinal(reply) => {
-                    preliminary = Some(reply);
-                    break;
-                }
-                Action::Done(reply) => {
-                    early_final = Some(reply);
-                    break;
-                }
-                Action::Refused(reply) => return Err(transfer_refusal(command, reply)),
-                other => return Err(self.unexpected(command, other)),
-            }
-        }
+        let (preliminary, early_final) = match self.read_action(Phase::Control)? {
+            Action::AwaitFinal(reply) => (Some(reply), None),
+            Action::Done(reply) => (None, Some(reply)),
+            Action::Refused(reply) => return Err(transfer_refusal(command, reply)),
+            other => return Err(self.unexpected(command, other)),
+        };
         let tcp = match prepared {
             Prepared::Connected(tcp) => tcp,
             Prepared::Listening(listener) => self.accept_data(&listener, command)?,
@@ -165,7 +155,7 @@ impl<C: SecureConnection> Client<C> {
     /// After a local data failure, reads the final reply the transfer is owed. Returns it, or
     /// `None` after marking the connection unusable.
     pub(crate) fn read_final_after_failure(&mut self) -> Option<crate::reply::Reply> {
-        match self.read_action(Phase::Control) {
+        match self.read_final(Phase::Control) {
             Ok(Action::Done(r) | Action::Refused(r)) => Some(r),
             Ok(_) | Err(_) => {
                 self.mark_broken();
@@ -194,7 +184,7 @@ impl<C: SecureConnection> Client<C> {
                     })?;
                     Some(SocketAddr::new(peer.ip(), port))
                 }
-                Err(reply) if matches!(reply.code(), 500 | 501 | 502) => {
+                Err(reply) if matches!(reply.code(), 500..=502) => {
                     // The server does not know EPSV: use PASV from now on (RFC 2428 §3).
                     self.epsv_works = false;
                     None
@@ -212,18 +202,17 @@ impl<C: SecureConnection> Client<C> {
         let target = match target {
             Some(t) => t,
             None => {
-                let reply = self.command_reply(&Command::Pasv)?.map_err(|reply| {
-                    Error::Reply {
+                let reply = self
+                    .command_reply(&Command::Pasv)?
+                    .map_err(|reply| Error::Reply {
                         reply,
                         command: "PASV".into(),
-                    }
-                })?;
-                let (ip, port) = parse_pasv(&reply.text()).map_err(|_| {
-                    ProtocolError::BadReplyText {
+                    })?;
+                let (ip, port) =
+                    parse_pasv(&reply.text()).map_err(|_| ProtocolError::BadReplyText {
                         what: "227",
                         text: reply.text(),
-                    }
-                })?;
+                    })?;
                 match self.config.passive_address {
                     PassiveAddress::ControlPeer => SocketAddr::new(peer.ip(), port),
                     PassiveAddress::DangerFromReply => {
@@ -289,10 +278,16 @@ impl<C: SecureConnection> Client<C> {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => return Err(io_error(Phase::DataConnect, e)),
             }
-            if let Some(reply) = self.control.check_idle().inspect_err(|_| self.mark_broken())? {
+            if let Some(reply) = self
+                .control
+                .check_idle()
+                .inspect_err(|_| self.mark_broken())?
+            {
                 let action = self.session.handle_reply(reply);
                 return Err(match action {
-                    Action::Refused(reply) | Action::Done(reply) => transfer_refusal(command, reply),
+                    Action::Refused(reply) | Action::Done(reply) => {
+                        transfer_refusal(command, reply)
+                    }
                     other => self.unexpected(command, other),
                 });
             }

@@ -108,8 +108,7 @@ impl<C: SecureConnection> Client<C> {
     /// Greeting, pre-AUTH commands and AUTH TLS (or the implicit handshake).
     fn start(&mut self) -> Result<()> {
         if self.config.mode == Mode::Implicit {
-            self.control
-                .secure(&self.connector, &self.server_name, 0)?;
+            self.control.secure(&self.connector, &self.server_name, 0)?;
         }
         self.read_greeting()?;
         if self.config.mode == Mode::Implicit {
@@ -156,7 +155,9 @@ impl<C: SecureConnection> Client<C> {
             }
             Action::Refused(reply) => {
                 if self.session.continue_in_clear().is_ok() {
-                    log::warn!("the server refused tls ({reply}): continuing in plain ftp, as configured");
+                    log::warn!(
+                        "the server refused tls ({reply}): continuing in plain ftp, as configured"
+                    );
                     Ok(())
                 } else {
                     Err(Error::TlsUnavailable { reply })
@@ -231,7 +232,9 @@ impl<C: SecureConnection> Client<C> {
         let result = self.login_exchange(&user, &pass, account.as_ref());
         self.guard(result)?;
         if self.session.control_protected()
-            && (!self.config.protection_before_login || deferred || self.session.needs_data_protection())
+            && (!self.config.protection_before_login
+                || deferred
+                || self.session.needs_data_protection())
         {
             self.set_data_protection()?;
         }
@@ -473,7 +476,9 @@ impl<C: SecureConnection> Client<C> {
         match &command {
             Command::Auth(_) if self.session.control() == ControlProtection::Clear => {
                 let result = self.auth_tls();
-                return self.guard(result).map(|()| Reply::new(234, "tls established"));
+                return self
+                    .guard(result)
+                    .map(|()| Reply::new(234, "tls established"));
             }
             Command::Ccc | Command::Rein => {
                 return Err(Error::Unsupported(format!(
@@ -484,8 +489,19 @@ impl<C: SecureConnection> Client<C> {
             Command::Other { verb, .. }
                 if matches!(
                     verb.as_str(),
-                    "EPSV" | "PASV" | "PORT" | "EPRT" | "LPRT" | "LPSV" | "RETR" | "STOR"
-                        | "APPE" | "STOU" | "LIST" | "NLST" | "MLSD"
+                    "EPSV"
+                        | "PASV"
+                        | "PORT"
+                        | "EPRT"
+                        | "LPRT"
+                        | "LPSV"
+                        | "RETR"
+                        | "STOR"
+                        | "APPE"
+                        | "STOU"
+                        | "LIST"
+                        | "NLST"
+                        | "MLSD"
                 ) =>
             {
                 return Err(Error::InvalidState(format!(
@@ -589,6 +605,17 @@ impl<C: SecureConnection> Client<C> {
         }
     }
 
+    /// Reads replies until one is not preliminary: the final reply of a transfer, with the
+    /// extra 1xx replies some servers send tolerated up to the session's limit (BAD-19).
+    pub(crate) fn read_final(&mut self, phase: Phase) -> Result<Action> {
+        loop {
+            match self.read_action(phase)? {
+                Action::AwaitFinal(reply) => log::debug!("extra preliminary reply {reply}"),
+                other => return Ok(other),
+            }
+        }
+    }
+
     /// Sends a command that takes one final reply: the positive reply, or an error.
     pub(crate) fn simple(&mut self, command: &Command) -> Result<Reply> {
         match self.command_reply(command)? {
@@ -602,7 +629,10 @@ impl<C: SecureConnection> Client<C> {
 
     /// Sends a command and returns `Ok(positive)` or `Err(negative)` reply; protocol failures
     /// are the outer error.
-    pub(crate) fn command_reply(&mut self, command: &Command) -> Result<std::result::Result<Reply, Reply>> {
+    pub(crate) fn command_reply(
+        &mut self,
+        command: &Command,
+    ) -> Result<std::result::Result<Reply, Reply>> {
         self.send_command(command)?;
         loop {
             match self.read_action(Phase::Control)? {

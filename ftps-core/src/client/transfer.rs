@@ -160,7 +160,7 @@ impl<C: SecureConnection> Download<'_, C> {
         client.last_data_session = data_session.clone().or(client.last_data_session.take());
         let final_reply = match self.early_final.take() {
             Some(reply) => Ok(Action::Done(reply)),
-            None => client.read_action(Phase::Control),
+            None => client.read_final(Phase::Control),
         };
         let result = judge_download(
             self.bytes,
@@ -305,7 +305,9 @@ pub struct Upload<'a, C: SecureConnection> {
 
 impl<C: SecureConnection> std::fmt::Debug for Upload<'_, C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Upload").field("bytes", &self.bytes).finish()
+        f.debug_struct("Upload")
+            .field("bytes", &self.bytes)
+            .finish()
     }
 }
 
@@ -363,7 +365,7 @@ impl<C: SecureConnection> Upload<'_, C> {
         drop(stream);
         let client = &mut *self.client;
         client.last_data_session = data_session.clone().or(client.last_data_session.take());
-        let action = client.read_action(Phase::Control);
+        let action = client.read_final(Phase::Control);
         let result = match action {
             Ok(Action::Done(reply)) => match self.failure.take() {
                 None => Ok(TransferOutcome {
@@ -457,7 +459,11 @@ impl<C: SecureConnection> Client<C> {
     }
 
     /// `RETR path` into `sink`; returns the outcome once the server confirmed the transfer.
-    pub fn download(&mut self, path: impl AsRef<[u8]>, sink: &mut impl Write) -> Result<TransferOutcome> {
+    pub fn download(
+        &mut self,
+        path: impl AsRef<[u8]>,
+        sink: &mut impl Write,
+    ) -> Result<TransferOutcome> {
         let mut download = self.retr(path)?;
         copy_download(&mut download, sink)?;
         download.finish()
@@ -497,7 +503,11 @@ impl<C: SecureConnection> Client<C> {
 
     /// `STOR path` from `source`; returns the outcome once the server confirmed the transfer.
     /// If `source` fails, the upload is aborted and the error returned.
-    pub fn upload(&mut self, path: impl AsRef<[u8]>, source: &mut impl Read) -> Result<TransferOutcome> {
+    pub fn upload(
+        &mut self,
+        path: impl AsRef<[u8]>,
+        source: &mut impl Read,
+    ) -> Result<TransferOutcome> {
         let mut upload = self.stor(path)?;
         let mut buf = vec![0u8; COPY_CHUNK];
         loop {
@@ -581,7 +591,10 @@ fn unique_name_from(text: &str) -> Option<FtpPath> {
 
 /// Copies a download into `sink`; a failure of the data connection is left for `finish` to
 /// judge, a failure of `sink` aborts the transfer.
-fn copy_download<C: SecureConnection>(download: &mut Download<'_, C>, sink: &mut impl Write) -> Result<()> {
+fn copy_download<C: SecureConnection>(
+    download: &mut Download<'_, C>,
+    sink: &mut impl Write,
+) -> Result<()> {
     let mut buf = vec![0u8; COPY_CHUNK];
     loop {
         match download.read(&mut buf) {

@@ -390,6 +390,29 @@ fn too_large_is_detected_on_a_partial_line() {
     assert_eq!(parser.next_reply(), Err(ReplyError::TooLarge { limit: 30 }));
 }
 
+#[test]
+fn the_limit_crossed_first_wins_whatever_the_split() {
+    // Found by the fuzz target: the reply limit is crossed at the 4th byte of the line, the
+    // line limit only at the 11th.
+    let limits = ReplyLimits::new(10, 100, 12);
+    let input: &[u8] = b"211-abc\r\n0123456789ABC\r\n";
+    let expected = [Err(ReplyError::TooLarge { limit: 12 })];
+    assert_eq!(parse_all(limits, input), expected);
+    assert_eq!(
+        parse_chunks(limits, &[&input[..13], &input[13..]]),
+        expected
+    );
+    // The other way round: the line limit is crossed first.
+    let limits = ReplyLimits::new(4, 100, 20);
+    let input: &[u8] = b"211-\r\n0123456789ABCDEFGH\r\n";
+    let expected = [Err(ReplyError::LineTooLong { limit: 4 })];
+    assert_eq!(parse_all(limits, input), expected);
+    assert_eq!(
+        parse_chunks(limits, &[&input[..12], &input[12..]]),
+        expected
+    );
+}
+
 // REPLY-10
 #[rstest]
 #[case::bare_lf(b"200 OK\n", 200, "OK")]
@@ -530,6 +553,8 @@ fn display_is_short_and_escaped() {
     );
     let long = Reply::new(550, &"é".repeat(500)).to_string();
     assert_eq!(long, format!("550 {}...", "é".repeat(200)));
+    let controls = Reply::new(550, &"\0".repeat(100)).to_string();
+    assert_eq!(controls, format!("550 {}...", "\\u{0}".repeat(40)));
     let multi = Reply::from_lines(211, vec![b"first".to_vec(), b"second".to_vec()]);
     assert_eq!(multi.to_string(), "211 first");
     assert_eq!(multi.text(), "first\nsecond");
@@ -593,9 +618,12 @@ proptest! {
     fn splits_do_not_matter(
         input in reply_stream(),
         cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..12),
-        small in any::<bool>(),
+        small in proptest::option::of((4usize..24, 0usize..5, 8usize..90)),
     ) {
-        let limits = if small { ReplyLimits::new(12, 3, 60) } else { ReplyLimits::default() };
+        let limits = match small {
+            Some((line, lines, bytes)) => ReplyLimits::new(line, lines, bytes),
+            None => ReplyLimits::default(),
+        };
         let mut points: Vec<usize> = cuts.iter().map(|i| i.index(input.len() + 1)).collect();
         points.sort_unstable();
         let mut chunks = Vec::new();

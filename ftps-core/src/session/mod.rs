@@ -252,11 +252,15 @@ impl Session {
             return Err(Refusal::InvalidState("the session is closed"));
         }
         if self.control == ControlProtection::Securing {
-            return Err(Refusal::InvalidState("the control connection is being secured"));
+            return Err(Refusal::InvalidState(
+                "the control connection is being secured",
+            ));
         }
         let abor_during_transfer = matches!(command, Command::Abor) && self.transfer_in_progress;
         if self.in_flight.is_some() && !abor_during_transfer {
-            return Err(Refusal::InvalidState("a reply is still owed to the previous command"));
+            return Err(Refusal::InvalidState(
+                "a reply is still owed to the previous command",
+            ));
         }
         let protected = self.control == ControlProtection::Protected;
         match command {
@@ -271,18 +275,20 @@ impl Session {
                     },
                 })
             }
-            Command::Auth(_) if self.control != ControlProtection::Clear => Err(
-                Refusal::InvalidState("the control connection is already secured (or was cleared by CCC)"),
-            ),
-            Command::Auth(_) if self.policy.tls == TlsPolicy::DangerPlain => {
-                Err(Refusal::InvalidState("the session was configured for plain ftp"))
+            Command::Auth(_) if self.control != ControlProtection::Clear => {
+                Err(Refusal::InvalidState(
+                    "the control connection is already secured (or was cleared by CCC)",
+                ))
             }
+            Command::Auth(_) if self.policy.tls == TlsPolicy::DangerPlain => Err(
+                Refusal::InvalidState("the session was configured for plain ftp"),
+            ),
             Command::Pbsz(_) | Command::Prot(_) | Command::Ccc if !protected => Err(
                 Refusal::InvalidState("PBSZ, PROT and CCC need a protected control connection"),
             ),
-            Command::Prot(_) if !self.pbsz_accepted => {
-                Err(Refusal::InvalidState("PROT must be preceded by an accepted PBSZ"))
-            }
+            Command::Prot(_) if !self.pbsz_accepted => Err(Refusal::InvalidState(
+                "PROT must be preceded by an accepted PBSZ",
+            )),
             Command::Prot(_) | Command::Pbsz(_) | Command::Rein | Command::Ccc
                 if self.transfer_in_progress =>
             {
@@ -355,8 +361,11 @@ impl Session {
             // 334 asks for ADAT, which TLS never uses (RFC 4217 §4.2, decision D1).
             Command::Auth(_) => return Action::Refused(reply.clone()),
             Command::User(_) => {
-                // A new USER flushes the server's PBSZ/PROT state on some servers (PROT-08).
-                self.reset_security_state();
+                // A USER on a logged-in session flushes the server's PBSZ/PROT state on some
+                // servers (pyftpdlib): treat it as unknown (SCENARIOS PROT-08).
+                if self.login == LoginState::LoggedIn {
+                    self.reset_security_state();
+                }
                 self.login = login_state_after(reply);
             }
             Command::Pass(_) | Command::Acct(_) => self.login = login_state_after(reply),

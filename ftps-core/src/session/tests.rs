@@ -59,7 +59,10 @@ fn no_credentials_in_the_clear_when_tls_is_required() {
 fn refused_auth_leaves_the_control_clear_and_credentials_refused() {
     let mut t = Transcript::new(Policy::require_tls());
     t.send(Command::Auth(b"TLS".to_vec()), "AUTH TLS\r\n");
-    assert!(matches!(t.reply(504, "Unknown AUTH type."), Action::Refused(_)));
+    assert!(matches!(
+        t.reply(504, "Unknown AUTH type."),
+        Action::Refused(_)
+    ));
     assert_eq!(t.session.control(), ControlProtection::Clear);
     assert!(t.session.continue_in_clear().is_err());
     t.refuse(Command::User(b"alice".to_vec()));
@@ -117,6 +120,8 @@ fn refused_prot_keeps_the_previous_level() {
 #[test]
 fn a_new_user_forgets_pbsz_and_prot() {
     let mut t = secured(Policy::require_tls());
+    t.send(Command::User(b"alice".to_vec()), "USER alice\r\n");
+    let _ = t.reply(230, "in");
     t.send(Command::Pbsz(0), "PBSZ 0\r\n");
     let _ = t.reply(200, "ok");
     t.send(Command::Prot(ProtectionLevel::Private), "PROT P\r\n");
@@ -185,7 +190,10 @@ fn too_many_preliminary_replies_are_unexpected() {
 fn unsolicited_replies() {
     let mut t = secured(Policy::require_tls());
     assert!(matches!(t.reply(200, "extra"), Action::Unexpected(_)));
-    assert!(matches!(t.reply(421, "Timeout."), Action::ServiceClosing(_)));
+    assert!(matches!(
+        t.reply(421, "Timeout."),
+        Action::ServiceClosing(_)
+    ));
     assert!(t.session.is_closed());
     t.refuse(Command::Noop);
 }

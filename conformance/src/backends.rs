@@ -1,0 +1,30 @@
+//! The backends compiled into the runner, by Cargo feature.
+
+use crate::report::{Filter, Report, ReportEntry};
+
+/// The names of the backends compiled in.
+pub fn compiled_in() -> Vec<&'static str> {
+    [
+        #[cfg(feature = "rustls")]
+        "rustls",
+    ]
+    .to_vec()
+}
+
+/// Runs the scenarios selected by `filter` against every compiled-in backend (or only `only`).
+#[allow(unused_variables, unused_mut)]
+pub fn run_all(
+    report: &mut Report,
+    only: Option<&str>,
+    filter: &Filter,
+    mut progress: impl FnMut(&ReportEntry),
+) {
+    #[cfg(feature = "rustls")]
+    if only.is_none_or(|b| b == "rustls") {
+        let factory = crate::__private::factory(|pki| {
+            ftps_rustls::RustlsConnector::trusting(pki.ca_der())
+                .expect("the test CA is a valid certificate")
+        });
+        report.run("rustls", &factory, filter, &mut progress);
+    }
+}

@@ -1,0 +1,120 @@
+//! What a scenario gets to work with: the backend under test, the test PKI, client builders
+//! with the short time limits of SCENARIOS §1.2 (A4), and a bounded, panic-catching runner.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use ftps_core::{Capabilities, Client, ClientBuilder, SecureConnection, Timeouts};
+
+use crate::scenario::{Outcome, Scenario};
+use crate::server::{shared_pki, Pki, TestServer};
+
+/// A scenario that takes longer than this has failed: "hang" (SCENARIOS A4).
+pub const SCENARIO_LIMIT: Duration = Duration::from_secs(15);
+
+/// Makes the backend under test from the test PKI, so real certificate verification runs.
+pub type Factory<C> = Arc<dyn Fn(&Pki) -> C + Send + Sync>;
+
+/// The scenario's view of the backend under test.
+pub struct Harness<C: SecureConnection> {
+    factory: Factory<C>,
+    pki: &'static Pki,
+}
+
+impl<C: SecureConnection> Harness<C> {
+    /// A harness for the backend that `factory` makes.
+    pub fn new(factory: Factory<C>) -> Self {
+        Harness {
+            factory,
+            pki: shared_pki(),
+        }
+    }
+
+    /// The test PKI the in-process server uses.
+    pub fn pki(&self) -> &'static Pki {
+        self.pki
+    }
+
+    /// A fresh connector of the backend under test, trusting the test CA.
+    pub fn connector(&self) -> C {
+        (self.factory)(self.pki)
+    }
+
+    /// The backend's declared capabilities.
+    pub fn capabilities(&self) -> Capabilities {
+        self.connector().capabilities()
+    }
+
+    /// The time limits of SCENARIOS A4: connect 2 s, reply 2 s idle and 4 s whole, data idle
+    /// 2 s, TLS handshake 2 s.
+    pub fn timeouts() -> Timeouts {
+        let mut t = Timeouts::default();
+        t.connect = Duration::from_secs(2);
+        t.reply_idle = Duration::from_secs(2);
+        t.reply_total = Duration::from_secs(4);
+        t.write = Duration::from_secs(2);
+        t.handshake = Duration::from_secs(2);
+        t.data_accept = Duration::from_secs(2);
+        t.data_idle = Duration::from_secs(2);
+        t
+    }
+
+    /// A client builder for `server`: host `localhost` (a DNS name, so SNI is sent), its port,
+    /// the A4 time limits.
+    pub fn builder(&self, server: &TestServer) -> ClientBuilder {
+        ClientBuilder::new("localhost")
+            .port(server.addr().port())
+            .timeouts(Self::timeouts())
+    }
+
+    /// Connects to `server` with the default settings.
+    pub fn connect(&self, server: &TestServer) -> ftps_core::Result<Client<C>> {
+        self.builder(server).connect(self.connector())
+    }
+
+    /// Connects and logs in as `alice`/`secret` (the `[secure-login]` of SCENARIOS §1.1).
+    pub fn connect_login(&self, server: &TestServer) -> ftps_core::Result<Client<C>> {
+        let mut client = self.connect(server)?;
+        client.login("alice", "secret")?;
+        Ok(client)
+    }
+}
+
+/// Runs one scenario: unsupported if the backend lacks a capability, otherwise in its own
+/// thread, with panics caught (A5) and the [`SCENARIO_LIMIT`] enforced (A4).
+pub fn run_scenario<C: SecureConnection>(scenario: &Scenario<C>, factory: &Factory<C>) -> Outcome {
+    let harness = Harness::new(Arc::clone(factory));
+    let capabilities = harness.capabilities();
+    if let Some(missing) = scenario.needs.iter().find(|c| !capabilities.supports(**c)) {
+        return Outcome::Unsupported(*missing);
+    }
+    let run = scenario.run;
+    let (tx, rx) = mpsc::channel();
+    let started = Instant::now();
+    let spawned = std::thread::Builder::new()
+        .name(scenario.id.to_owned())
+        .spawn(move || {
+            let mut harness = harness;
+            let outcome = catch_unwind(AssertUnwindSafe(|| Outcome::from(run(&mut harness))));
+            let _ = tx.send(outcome);
+        });
+    if let Err(e) = spawned {
+        return Outcome::Fail(format!("could not start the scenario thread: {e}"));
+    }
+    match rx.recv_timeout(SCENARIO_LIMIT) {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(panic)) => Outcome::Fail(format!("panic: {}", panic_message(&panic))),
+        Err(_) => Outcome::Fail(format!("hang: no outcome after {:?}", started.elapsed())),
+    }
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(not a string)".to_owned()
+    }
+}

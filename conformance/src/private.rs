@@ -1,0 +1,52 @@
+//! Support for [`conformance_main!`](crate::conformance_main). Not a stable API.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use ftps_core::SecureConnection;
+use libtest_mimic::{Arguments, Failed, Trial};
+
+use crate::harness::{run_scenario, Factory};
+use crate::scenario::Outcome;
+use crate::scenarios::scenarios;
+use crate::server::Pki;
+
+/// Wraps a closure as a [`Factory`].
+pub fn factory<C, F>(f: F) -> Factory<C>
+where
+    C: SecureConnection,
+    F: Fn(&Pki) -> C + Send + Sync + 'static,
+{
+    Arc::new(f)
+}
+
+/// One trial per scenario; unsupported scenarios are ignored trials of kind `unsupported`.
+pub fn main_with<C: SecureConnection>(factory: Factory<C>) -> ExitCode {
+    let args = Arguments::from_args();
+    let capabilities = (factory)(crate::server::shared_pki()).capabilities();
+    let trials = scenarios::<C>()
+        .into_iter()
+        .map(|scenario| {
+            let missing = scenario
+                .needs
+                .iter()
+                .find(|c| !capabilities.supports(**c))
+                .copied();
+            let factory = Arc::clone(&factory);
+            let trial = Trial::test(scenario.id, move || {
+                match run_scenario(&scenario, &factory) {
+                    Outcome::Pass => Ok(()),
+                    Outcome::Fail(reason) => Err(Failed::from(reason)),
+                    Outcome::Unsupported(c) => Err(Failed::from(format!(
+                        "unsupported ({c}) should have been ignored"
+                    ))),
+                }
+            });
+            match missing {
+                Some(_) => trial.with_ignored_flag(true).with_kind("unsupported"),
+                None => trial,
+            }
+        })
+        .collect();
+    libtest_mimic::run(&args, trials).exit_code()
+}
