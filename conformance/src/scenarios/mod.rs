@@ -7,11 +7,27 @@ use crate::scenario::Scenario;
 use crate::server::{Conn, Record, ServerOptions, TestServer};
 
 mod auth;
+mod close;
+mod cmd;
+mod data;
+mod pbsz;
+mod pol;
+mod prot;
+mod reply;
+mod sess;
 
 /// Every implemented scenario, for backend `C`, in catalogue order.
 pub fn scenarios<C: SecureConnection>() -> Vec<Scenario<C>> {
     let mut all = Vec::new();
     all.extend(auth::scenarios::<C>());
+    all.extend(pbsz::scenarios::<C>());
+    all.extend(prot::scenarios::<C>());
+    all.extend(pol::scenarios::<C>());
+    all.extend(data::scenarios::<C>());
+    all.extend(sess::scenarios::<C>());
+    all.extend(close::scenarios::<C>());
+    all.extend(reply::scenarios::<C>());
+    all.extend(cmd::scenarios::<C>());
     all
 }
 

@@ -1,0 +1,9 @@
+//! The REPLY group of SCENARIOS.md (being written).
+
+use ftps_core::SecureConnection;
+
+use crate::scenario::Scenario;
+
+pub(crate) fn scenarios<C: SecureConnection>() -> Vec<Scenario<C>> {
+    Vec::new()
+}
