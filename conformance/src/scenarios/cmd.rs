@@ -1,9 +1,84 @@
-//! The CMD group of SCENARIOS.md (being written).
+//! CMD-01: command hygiene (RFC 959 §4.1.3, §5.3): an argument can never carry a second command.
 
-use ftps_core::SecureConnection;
+use ftps_core::{Error, SecureConnection};
 
+use super::{noop_ok, scripted};
+use crate::checks::{commands, ensure, ensure_eq, ensure_usable, ok, Check};
+use crate::harness::Harness;
 use crate::scenario::Scenario;
+use crate::server::ServerOptions;
 
 pub(crate) fn scenarios<C: SecureConnection>() -> Vec<Scenario<C>> {
-    Vec::new()
+    vec![Scenario {
+        id: "CMD-01",
+        title: "Injection through arguments is refused",
+        needs: &[],
+        run: cmd_01::<C>,
+    }]
+}
+
+/// The error must be `InvalidArgument`, and the connection usable.
+fn refused<T: std::fmt::Debug>(result: ftps_core::Result<T>, what: &str) -> Check {
+    match result {
+        Err(e @ Error::InvalidArgument(_)) => ensure_usable(&e, true),
+        Err(e) => Err(format!("{what}: expected InvalidArgument, got {e:?}")),
+        Ok(v) => Err(format!("{what}: succeeded ({v:?}) but had to be refused")),
+    }
+}
+
+fn cmd_01<C: SecureConnection>(h: &mut Harness<C>) -> Check {
+    scripted(
+        ServerOptions::default(),
+        |c| {
+            c.send("220 ftps test server ready")?;
+            c.expect("AUTH TLS")?;
+            c.send("234 Proceed with negotiation.")?;
+            c.start_tls()?;
+            // The injected logins come first: nothing may arrive before the real USER.
+            c.expect("USER alice")?;
+            c.send("331 Password required")?;
+            c.expect("PASS secret")?;
+            c.send("230 Logged in")?;
+            c.expect("PBSZ 0")?;
+            c.send("200 PBSZ=0")?;
+            c.expect("PROT P")?;
+            c.send("200 Protection set to Private")?;
+            noop_ok(c)
+        },
+        |server| {
+            let mut client = ok(h.connect(server), "connect")?;
+            refused(client.login("x\nPASS y", "secret"), "login(\"x\\nPASS y\")")?;
+            refused(
+                client.login("alice", "secret\r\nDELE b"),
+                "login with CR LF in the password",
+            )?;
+            ok(client.login("alice", "secret"), "login")?;
+            refused(client.retr("a\r\nDELE b"), "retr(\"a\\r\\nDELE b\")")?;
+            refused(client.mkdir("a\0b"), "mkdir(\"a\\0b\")")?;
+            refused(client.delete("a\rb"), "delete(\"a\\rb\")")?;
+            refused(client.raw("NOOP\r\nDELE b"), "raw(\"NOOP\\r\\nDELE b\")")?;
+            let mut sink = Vec::new();
+            refused(client.download("a\nb", &mut sink), "download(\"a\\nb\")")?;
+            ensure(sink.is_empty(), || {
+                "the refused download wrote bytes".into()
+            })?;
+            ensure_eq(ok(client.noop(), "NOOP")?.code(), 200, "NOOP reply (A3)")
+        },
+        |record| {
+            ensure_eq(
+                commands(record),
+                [
+                    "AUTH TLS",
+                    "USER alice",
+                    "PASS secret",
+                    "PBSZ 0",
+                    "PROT P",
+                    "NOOP",
+                ]
+                .map(String::from)
+                .to_vec(),
+                "commands (no EPSV, PASV, TYPE or injected command)",
+            )
+        },
+    )
 }

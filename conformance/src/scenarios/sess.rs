@@ -1,9 +1,826 @@
-//! The SESS group of SCENARIOS.md (being written).
+//! SESS-01 … SESS-07: TLS session reuse on data connections (RFC 4217 §10.2, §15.1, RFC 8446
+//! §4.6.1 and Appendix C.4).
+//!
+//! SESS-05 d (a client certificate on the data connection) is not here: a scenario only gets
+//! the backend's connector as the factory makes it, trusting the test CA, and there is no
+//! backend-generic way to give it a client certificate. SESS-05 b's optional strict
+//! "same certificate" mode is not checked either: the client has no such mode.
 
-use ftps_core::SecureConnection;
+use std::cell::RefCell;
+use std::net::TcpStream;
+use std::sync::{Arc, Mutex};
 
+use ftps_core::{
+    Capabilities, Capability, Client, Error, Phase, SecureConnection, ServerName, SessionInfo,
+    TlsError, TlsErrorKind,
+};
+
+use super::{noop_ok, scripted};
+use crate::checks::{
+    a1_nothing_sensitive, a2_data_protection, describe, ensure, ensure_eq, ensure_usable, err,
+    no_prot_s_or_e, ok, Check,
+};
+use crate::harness::Harness;
 use crate::scenario::Scenario;
+use crate::server::{
+    CertChoice, Conn, DataConn, MemFs, Record, ServeOptions, ServerOptions, TestServer, TlsVersion,
+};
 
 pub(crate) fn scenarios<C: SecureConnection>() -> Vec<Scenario<C>> {
-    Vec::new()
+    vec![
+        Scenario {
+            id: "SESS-01",
+            title: "TLS 1.2: data connections resume the control session",
+            needs: &[Capability::Resumption],
+            run: sess_01::<C>,
+        },
+        Scenario {
+            id: "SESS-02",
+            title: "TLS 1.3: tickets arrive after the handshake",
+            needs: &[Capability::Resumption, Capability::Tls13],
+            run: sess_02::<C>,
+        },
+        Scenario {
+            id: "SESS-03",
+            title: "Enough tickets for many data connections",
+            needs: &[Capability::Resumption, Capability::Tls13],
+            run: sess_03::<C>,
+        },
+        Scenario {
+            id: "SESS-04",
+            title: "The server refuses a data handshake that does not resume",
+            needs: &[Capability::Resumption],
+            run: sess_04::<C>,
+        },
+        Scenario {
+            id: "SESS-05",
+            title: "The identity on the data connection: server name, server certificate, client certificate",
+            needs: &[],
+            run: sess_05::<C>,
+        },
+        Scenario {
+            id: "SESS-06",
+            title: "The negotiated sessions can be inspected",
+            needs: &[Capability::Describe],
+            run: sess_06::<C>,
+        },
+        Scenario {
+            id: "SESS-07",
+            title: "Two control connections to one server: each data connection resumes its own session",
+            needs: &[Capability::Resumption],
+            run: sess_07::<C>,
+        },
+    ]
+}
+
+// ---- helpers shared with the CLOSE group -----------------------------------------------------
+
+/// The TLS versions a TLS-dependent scenario runs with (SCENARIOS §1.4): 1.2, and 1.3 when the
+/// backend declares it.
+pub(crate) fn versions<C: SecureConnection>(h: &Harness<C>) -> Vec<TlsVersion> {
+    let mut all = vec![TlsVersion::Tls12];
+    if h.capabilities().supports(Capability::Tls13) {
+        all.push(TlsVersion::Tls13);
+    }
+    all
+}
+
+/// The name of a version, for failure reasons.
+pub(crate) fn version_name(v: TlsVersion) -> &'static str {
+    match v {
+        TlsVersion::Tls12 => "TLS 1.2",
+        TlsVersion::Tls13 => "TLS 1.3",
+        TlsVersion::Any => "TLS 1.2/1.3",
+    }
+}
+
+/// The record's name of a pinned version, as the server reports it.
+fn record_version(v: TlsVersion) -> Option<&'static str> {
+    match v {
+        TlsVersion::Tls12 => Some("TLSv1.2"),
+        TlsVersion::Tls13 => Some("TLSv1.3"),
+        TlsVersion::Any => None,
+    }
+}
+
+/// Server options pinned to `version`, otherwise the defaults.
+pub(crate) fn pinned(version: TlsVersion) -> ServerOptions {
+    ServerOptions {
+        tls_version: version,
+        ..ServerOptions::default()
+    }
+}
+
+/// `len` bytes of a pattern that differs with `seed`, so a shifted or mixed-up file shows.
+pub(crate) fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed) ^ ((i >> 8) as u8))
+        .collect()
+}
+
+/// The server side of the first transfer's `TYPE I` (the client sets binary once).
+pub(crate) fn type_i(c: &mut Conn) -> Result<(), String> {
+    c.expect("TYPE I")?;
+    c.send("200 Switching to Binary mode.")
+}
+
+/// `[secure-login]`, `TYPE I`, `[epsv]`, `RETR f`, `150` and the data TCP connection, without
+/// the data handshake.
+pub(crate) fn retr_opened(c: &mut Conn) -> Result<DataConn, String> {
+    c.secure_login()?;
+    type_i(c)?;
+    let listener = c.epsv()?;
+    c.expect("RETR f")?;
+    c.send("150 Opening BINARY mode data connection for f")?;
+    listener.accept(c)
+}
+
+/// The server side of one protected download of `content` that ends properly: close_notify,
+/// FIN, `226`.
+pub(crate) fn send_file(c: &mut Conn, mut data: DataConn, content: &[u8]) -> Result<(), String> {
+    data.write_all(content)?;
+    data.close_notify()?;
+    data.fin();
+    c.send("226 Transfer complete.")
+}
+
+/// Fails unless every data connection in `record` did a TLS handshake that resumed.
+fn all_resumed(record: &Record, expected: usize) -> Check {
+    ensure_eq(record.data.len(), expected, "data connections")?;
+    for (i, d) in record.data.iter().enumerate() {
+        ensure(d.resumed == Some(true), || {
+            format!(
+                "data connection {} of {expected} was not resumed (resumed={:?}, error={:?})",
+                i + 1,
+                d.resumed,
+                d.tls_error
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// Fails unless every data connection whose handshake completed sent the control connection's
+/// SNI (the server learns it only from a handshake it completes).
+fn same_sni(record: &Record) -> Check {
+    ensure(record.control_sni.is_some(), || {
+        "the control ClientHello had no SNI for the host name localhost".into()
+    })?;
+    for (i, d) in record.data.iter().enumerate() {
+        if d.tls {
+            ensure_eq(
+                d.sni.as_deref(),
+                record.control_sni.as_deref(),
+                &format!("SNI of data connection {}", i + 1),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// The session a transfer reports must say `resumed`, unless the backend does not describe
+/// sessions (then it may say nothing, never something else).
+fn reported_resumed(caps: Capabilities, info: Option<&SessionInfo>, what: &str) -> Check {
+    let resumed = info.and_then(SessionInfo::resumed);
+    if caps.supports(Capability::Describe) {
+        ensure_eq(resumed, Some(true), &format!("{what}: reported resumption"))
+    } else {
+        ensure(resumed.is_none() || resumed == Some(true), || {
+            format!("{what}: reported resumed={resumed:?}")
+        })
+    }
+}
+
+/// Runs `Conn::serve` over `files` as the whole script (with `serve`'s defaults); `check` gets
+/// the record and the files the server holds at the end.
+fn served(
+    options: ServerOptions,
+    files: MemFs,
+    client: impl FnOnce(&TestServer) -> Check,
+    check: impl FnOnce(&Record, &MemFs) -> Check,
+) -> Check {
+    let slot: Arc<Mutex<Option<MemFs>>> = Arc::new(Mutex::new(None));
+    let out = slot.clone();
+    scripted(
+        options,
+        move |c| {
+            let mut fs = files;
+            c.send("220 ftps test server ready")?;
+            let result = c.serve(&mut fs, &ServeOptions::default());
+            *out.lock().unwrap_or_else(|e| e.into_inner()) = Some(fs);
+            result
+        },
+        client,
+        |record| {
+            let fs = slot
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take()
+                .ok_or_else(|| "the server left no files".to_owned())?;
+            check(record, &fs)
+        },
+    )
+}
+
+// ---- the scenarios ---------------------------------------------------------------------------
+
+fn sess_01<C: SecureConnection>(h: &mut Harness<C>) -> Check {
+    let caps = h.capabilities();
+    let file = pattern(100_000, 1);
+    let upload = pattern(70_000, 2);
+    let options = ServerOptions {
+        tls_version: TlsVersion::Tls12,
+        require_resumption: true,
+        ..ServerOptions::default()
+    };
+    let (expected_file, expected_upload) = (file.clone(), upload.clone());
+    served(
+        options,
+        MemFs::with_files([("f", file.as_slice())]),
+        |server| {
+            let mut client = ok(h.connect_login(server), "connect and login")?;
+            let listing = ok(client.list(None), "LIST")?;
+            ensure(listing.iter().any(|l| l.ends_with(" f")), || {
+                format!("LIST does not show f: {listing:?}")
+            })?;
+            reported_resumed(caps, client.last_data_session_info(), "LIST")?;
+            let mut got = Vec::new();
+            let outcome = ok(client.download("f", &mut got), "RETR f")?;
+            ensure(got == expected_file, || {
+                format!("RETR f: {} bytes differ from the file", got.len())
+            })?;
+            reported_resumed(caps, outcome.data_session(), "RETR")?;
+            let outcome = ok(
+                client.upload("up", &mut expected_upload.as_slice()),
+                "STOR up",
+            )?;
+            reported_resumed(caps, outcome.data_session(), "STOR")?;
+            ok(client.quit(), "QUIT").map(drop)
+        },
+        |record, fs| {
+            ensure_eq(
+                record.control_version.as_deref(),
+                Some("TLSv1.2"),
+                "control version",
+            )?;
+            all_resumed(record, 3)?;
+            for d in &record.data {
+                ensure_eq(d.version.as_deref(), Some("TLSv1.2"), "data version")?;
+            }
+            a2_data_protection(record, true)?;
+            same_sni(record)?;
+            ensure(fs.get("up") == Some(upload.as_slice()), || {
+                format!(
+                    "the server holds {:?} bytes for up, expected {}",
+                    fs.get("up").map(<[u8]>::len),
+                    upload.len()
+                )
+            })
+        },
+    )
+}
+
+fn sess_02<C: SecureConnection>(h: &mut Harness<C>) -> Check {
+    let caps = h.capabilities();
+    let options = ServerOptions {
+        tls_version: TlsVersion::Tls13,
+        tls13_tickets: 2,
+        defer_control_tickets: true,
+        require_resumption: true,
+        ..ServerOptions::default()
+    };
+    scripted(
+        options,
+        |c| {
+            let mut data = retr_opened(c)?;
+            if let Err(e) = data.accept_tls() {
+                data.fin();
+                c.send("522 SSL connection failed; session reuse required")?;
+                return Err(format!("the first data handshake: {e}"));
+            }
+            send_file(c, data, b"ticket content")?;
+            noop_ok(c)
+        },
+        |server| {
+            let mut client = ok(h.connect_login(server), "connect and login")?;
+            let mut got = Vec::new();
+            let outcome = ok(client.download("f", &mut got), "RETR f")?;
+            ensure_eq(got.as_slice(), b"ticket content", "file")?;
+            reported_resumed(caps, outcome.data_session(), "RETR")?;
+            ok(client.noop(), "NOOP").map(drop)
+        },
+        |record| {
+            ensure_eq(
+                record.control_version.as_deref(),
+                Some("TLSv1.3"),
+                "control version",
+            )?;
+            all_resumed(record, 1)?;
+            same_sni(record)
+        },
+    )
+}
+
+fn sess_03<C: SecureConnection>(h: &mut Harness<C>) -> Check {
+    let caps = h.capabilities();
+    let options = ServerOptions {
+        tls_version: TlsVersion::Tls13,
+        tls13_tickets: 2,
+        data_tls13_tickets: 1,
+        require_resumption: true,
+        ..ServerOptions::default()
+    };
+    // Every upload: name and content.
+    let uploads: Vec<(String, Vec<u8>)> = (0..31u8)
+        .map(|i| (format!("u{i}"), pattern(20_000 + usize::from(i) * 997, i)))
+        .collect();
+    let expected = uploads.clone();
+    served(
+        options,
+        MemFs::with_files([("f", &b"first file"[..])]),
+        |server| {
+            let mut client = ok(h.connect_login(server), "connect and login")?;
+            let mut transfers = 0usize;
+            let list = |client: &mut Client<C>, transfers: &mut usize| -> Check {
+                *transfers += 1;
+                let what = format!("transfer {transfers} (LIST)");
+                ok(client.list(None), &what)?;
+                reported_resumed(caps, client.last_data_session_info(), &what)
+            };
+            let stor = |client: &mut Client<C>, transfers: &mut usize, i: usize| -> Check {
+                *transfers += 1;
+                let (name, content) = &uploads[i];
+                let what = format!("transfer {transfers} (STOR {name})");
+                let outcome = ok(client.upload(name, &mut content.as_slice()), &what)?;
+                ensure_eq(outcome.bytes(), content.len() as u64, &what)?;
+                reported_resumed(caps, outcome.data_session(), &what)
+            };
+            let retr = |client: &mut Client<C>, transfers: &mut usize, i: usize| -> Check {
+                *transfers += 1;
+                let (name, content) = &uploads[i];
+                let what = format!("transfer {transfers} (RETR {name})");
+                let mut got = Vec::new();
+                let outcome = ok(client.download(name, &mut got), &what)?;
+                ensure(&got == content, || {
+                    format!(
+                        "{what}: {} bytes, not the uploaded {}",
+                        got.len(),
+                        content.len()
+                    )
+                })?;
+                reported_resumed(caps, outcome.data_session(), &what)
+            };
+            let t = &mut transfers;
+            list(&mut client, t)?;
+            list(&mut client, t)?;
+            list(&mut client, t)?;
+            stor(&mut client, t, 0)?;
+            retr(&mut client, t, 0)?;
+            list(&mut client, t)?;
+            for i in 1..=10 {
+                stor(&mut client, t, i)?;
+                retr(&mut client, t, i)?;
+            }
+            for i in 11..=30 {
+                stor(&mut client, t, i)?;
+            }
+            ensure_eq(transfers, 46, "transfers made")?;
+            ok(client.quit(), "QUIT").map(drop)
+        },
+        |record, fs| {
+            all_resumed(record, 46)?;
+            a2_data_protection(record, true)?;
+            for (name, content) in &expected {
+                let held = fs.get(name);
+                ensure(held == Some(content.as_slice()), || {
+                    format!(
+                        "upload {name} incomplete on the server: {:?} of {} bytes",
+                        held.map(<[u8]>::len),
+                        content.len()
+                    )
+                })?;
+            }
+            Ok(())
+        },
+    )
+}
+
+fn sess_04<C: SecureConnection>(h: &mut Harness<C>) -> Check {
+    for version in versions(h) {
+        let options = ServerOptions {
+            require_resumption: true,
+            ..pinned(version)
+        };
+        scripted(
+            options,
+            |c| {
+                c.secure_login()?;
+                // As if the client's session cache had been cleared: nothing can resume.
+                c.forget_data_sessions();
+                type_i(c)?;
+                let listener = c.epsv()?;
+                c.expect("RETR f")?;
+                c.send("150 Opening BINARY mode data connection for f")?;
+                let mut data = listener.accept(c)?;
+                let handshake = data.accept_tls();
+                data.fin();
+                c.send("522 SSL connection failed; session reuse required")?;
+                match handshake {
+                    Ok(_) => Err("a data handshake resumed a forgotten session".into()),
+                    Err(_) => noop_ok(c),
+                }
+            },
+            |server| {
+                let mut client = ok(h.connect_login(server), "connect and login")?;
+                let mut got = Vec::new();
+                let e = err(client.download("f", &mut got), "RETR f")?;
+                ensure_usable(&e, true)?;
+                match &e {
+                    Error::Tls {
+                        phase: Phase::Data | Phase::DataHandshake,
+                        reply: Some(reply),
+                        source,
+                    } if reply.code() == 522 => {
+                        ensure(source.kind() == TlsErrorKind::ResumptionRefused, || {
+                            format!(
+                                "tls error kind {:?} ({}), expected a refused resumption",
+                                source.kind(),
+                                describe(&e)
+                            )
+                        })
+                    }
+                    other => Err(format!(
+                        "expected a data tls error with the reply 522, got {other:?}"
+                    )),
+                }?;
+                ensure(got.is_empty(), || {
+                    format!("{} bytes given to the caller", got.len())
+                })?;
+                ok(client.noop(), "NOOP").map(drop)
+            },
+            |record| {
+                ensure_eq(record.data.len(), 1, "data connections")?;
+                ensure_eq(record.data[0].resumed, Some(false), "data resumed")
+            },
+        )
+        .map_err(|e| format!("{}: {e}", version_name(version)))?;
+    }
+    Ok(())
+}
+
+fn sess_05<C: SecureConnection>(h: &mut Harness<C>) -> Check {
+    for version in versions(h) {
+        let name = version_name(version);
+        sess_05_accepted(h, version, CertChoice::Valid, false)
+            .map_err(|e| format!("{name}, a (same certificate): {e}"))?;
+        sess_05_accepted(h, version, CertChoice::AltValid, true)
+            .map_err(|e| format!("{name}, b (another valid certificate): {e}"))?;
+        for bad in [CertChoice::WrongName, CertChoice::SelfSigned] {
+            sess_05_refused(h, version, bad)
+                .map_err(|e| format!("{name}, c ({bad:?} certificate): {e}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// SESS-05 a and b: the data certificate is accepted; with `full`, the data handshake cannot
+/// resume, so the certificate is really presented.
+fn sess_05_accepted<C: SecureConnection>(
+    h: &Harness<C>,
+    version: TlsVersion,
+    cert: CertChoice,
+    full: bool,
+) -> Check {
+    let options = ServerOptions {
+        data_cert: cert,
+        ..pinned(version)
+    };
+    let presented = h.pki().cert_der(cert).to_vec();
+    scripted(
+        options,
+        move |c| {
+            let mut data = if full {
+                c.secure_login()?;
+                c.forget_data_sessions();
+                type_i(c)?;
+                let listener = c.epsv()?;
+                c.expect("RETR f")?;
+                c.send("150 Opening BINARY mode data connection for f")?;
+                listener.accept(c)?
+            } else {
+                retr_opened(c)?
+            };
+            if let Err(e) = data.accept_tls() {
+                data.fin();
+                c.send("522 SSL connection failed.")?;
+                return Err(format!("data handshake: {e}"));
+            }
+            send_file(c, data, b"identity")?;
+            noop_ok(c)
+        },
+        |server| {
+            let mut client = ok(h.connect_login(server), "connect and login")?;
+            let mut got = Vec::new();
+            let outcome = ok(client.download("f", &mut got), "RETR f")?;
+            ensure_eq(got.as_slice(), b"identity", "file")?;
+            if let Some(der) = outcome
+                .data_session()
+                .and_then(SessionInfo::peer_certificate)
+            {
+                ensure(der == presented.as_slice(), || {
+                    "the data session reports another certificate than the one presented".into()
+                })?;
+            }
+            ok(client.noop(), "NOOP").map(drop)
+        },
+        |record| {
+            ensure_eq(record.data.len(), 1, "data connections")?;
+            if full {
+                ensure_eq(record.data[0].resumed, Some(false), "data resumed")?;
+            }
+            same_sni(record)
+        },
+    )
+}
+
+/// SESS-05 c: a data certificate that is not valid for the name (or not trusted) is refused.
+fn sess_05_refused<C: SecureConnection>(
+    h: &Harness<C>,
+    version: TlsVersion,
+    cert: CertChoice,
+) -> Check {
+    let options = ServerOptions {
+        data_cert: cert,
+        ..pinned(version)
+    };
+    scripted(
+        options,
+        |c| {
+            c.secure_login()?;
+            c.forget_data_sessions();
+            type_i(c)?;
+            let listener = c.epsv()?;
+            c.expect("RETR f")?;
+            c.send("150 Opening BINARY mode data connection for f")?;
+            let mut data = listener.accept(c)?;
+            match data.accept_tls() {
+                Ok(_) => {
+                    // The client accepted the certificate; the client side reports it.
+                    send_file(c, data, b"secret")?;
+                    Ok(())
+                }
+                Err(_) => {
+                    data.fin();
+                    c.send("522 SSL connection failed.")?;
+                    noop_ok(c)
+                }
+            }
+        },
+        |server| {
+            let mut client = ok(h.connect_login(server), "connect and login")?;
+            let mut got = Vec::new();
+            let e = err(client.download("f", &mut got), "RETR f")?;
+            ensure(got.is_empty(), || {
+                format!("{} bytes given to the caller", got.len())
+            })?;
+            match &e {
+                Error::Tls {
+                    phase: Phase::Data | Phase::DataHandshake,
+                    source,
+                    ..
+                } => ensure(
+                    matches!(
+                        source.kind(),
+                        TlsErrorKind::CertificateInvalid | TlsErrorKind::NameMismatch
+                    ),
+                    || {
+                        format!(
+                            "tls error kind {:?}, expected a certificate error",
+                            source.kind()
+                        )
+                    },
+                ),
+                other => Err(format!("expected a data certificate error, got {other:?}")),
+            }?;
+            ensure_usable(&e, true)?;
+            ok(client.noop(), "NOOP").map(drop)
+        },
+        same_sni,
+    )
+}
+
+/// A cipher suite name in one spelling: rustls' `TLS13_AES_128_GCM_SHA256` and the IANA
+/// `TLS_AES_128_GCM_SHA256` are the same suite.
+fn cipher_key(name: &str) -> String {
+    let upper = name.to_ascii_uppercase().replace('-', "_");
+    match upper.strip_prefix("TLS13_") {
+        Some(rest) => format!("TLS_{rest}"),
+        None => upper,
+    }
+}
+
+/// Compares what the client reports about one session with what the server negotiated.
+fn same_session(
+    what: &str,
+    info: Option<&SessionInfo>,
+    version: Option<&str>,
+    cipher: Option<&str>,
+    resumed: Option<bool>,
+    cert: &[u8],
+) -> Check {
+    let info = info.ok_or_else(|| format!("{what}: no session description"))?;
+    ensure_eq(info.protocol_version(), version, &format!("{what} version"))?;
+    let reported = info
+        .cipher_suite()
+        .ok_or_else(|| format!("{what}: the cipher suite is not reported"))?;
+    let negotiated = cipher.ok_or_else(|| format!("{what}: the server recorded no cipher"))?;
+    ensure_eq(
+        cipher_key(reported),
+        cipher_key(negotiated),
+        &format!("{what} cipher suite"),
+    )?;
+    ensure_eq(info.resumed(), resumed, &format!("{what} resumed"))?;
+    if let Some(der) = info.peer_certificate() {
+        ensure(der == cert, || {
+            format!("{what}: the reported peer certificate is not the server's")
+        })?;
+    }
+    Ok(())
+}
+
+fn sess_06<C: SecureConnection>(h: &mut Harness<C>) -> Check {
+    for version in versions(h) {
+        let cert = h.pki().cert_der(CertChoice::Valid).to_vec();
+        let seen: RefCell<Option<(Option<SessionInfo>, Option<SessionInfo>)>> = RefCell::new(None);
+        scripted(
+            pinned(version),
+            |c| {
+                let mut data = retr_opened(c)?;
+                data.accept_tls()?;
+                send_file(c, data, b"described")?;
+                noop_ok(c)
+            },
+            |server| {
+                let mut client = ok(h.connect_login(server), "connect and login")?;
+                let mut got = Vec::new();
+                let outcome = ok(client.download("f", &mut got), "RETR f")?;
+                ensure_eq(got.as_slice(), b"described", "file")?;
+                ensure_eq(
+                    outcome.data_session(),
+                    client.last_data_session_info(),
+                    "the transfer's and the client's data session",
+                )?;
+                *seen.borrow_mut() = Some((
+                    client.control_session_info(),
+                    client.last_data_session_info().cloned(),
+                ));
+                ok(client.noop(), "NOOP").map(drop)
+            },
+            |record| {
+                let (control, data) = seen
+                    .borrow_mut()
+                    .take()
+                    .ok_or_else(|| "no session descriptions".to_owned())?;
+                ensure_eq(
+                    record.control_version.as_deref(),
+                    record_version(version),
+                    "negotiated control version",
+                )?;
+                same_session(
+                    "control",
+                    control.as_ref(),
+                    record.control_version.as_deref(),
+                    record.control_cipher.as_deref(),
+                    Some(false),
+                    &cert,
+                )?;
+                let d = record
+                    .data
+                    .first()
+                    .ok_or_else(|| "no data connection".to_owned())?;
+                same_session(
+                    "data",
+                    data.as_ref(),
+                    d.version.as_deref(),
+                    d.cipher.as_deref(),
+                    d.resumed,
+                    &cert,
+                )
+            },
+        )
+        .map_err(|e| format!("{}: {e}", version_name(version)))?;
+    }
+    Ok(())
+}
+
+/// One connector shared by several clients: "two clients built from one configuration".
+struct Shared<C>(Arc<C>);
+
+impl<C: SecureConnection> SecureConnection for Shared<C> {
+    type Stream = C::Stream;
+
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.0.capabilities()
+    }
+
+    fn secure_control(&self, tcp: TcpStream, server: &ServerName) -> Result<C::Stream, TlsError> {
+        self.0.secure_control(tcp, server)
+    }
+
+    fn secure_data(
+        &self,
+        tcp: TcpStream,
+        server: &ServerName,
+        control: &C::Stream,
+    ) -> Result<C::Stream, TlsError> {
+        self.0.secure_data(tcp, server, control)
+    }
+}
+
+const SESS_07_ROUNDS: usize = 10;
+
+fn sess_07<C: SecureConnection>(h: &mut Harness<C>) -> Check {
+    for version in versions(h) {
+        sess_07_once(h, version).map_err(|e| format!("{}: {e}", version_name(version)))?;
+    }
+    Ok(())
+}
+
+fn sess_07_once<C: SecureConnection>(h: &Harness<C>, version: TlsVersion) -> Check {
+    let caps = h.capabilities();
+    let options = ServerOptions {
+        require_resumption: true,
+        ..pinned(version)
+    };
+    let file = pattern(30_000, 7);
+    let served_files: Arc<Mutex<Vec<MemFs>>> = Arc::new(Mutex::new(Vec::new()));
+    let out = served_files.clone();
+    let initial = file.clone();
+    let server = TestServer::start_many(options, 2, move |c| {
+        let mut fs = MemFs::with_files([("f", initial.as_slice())]);
+        c.send("220 ftps test server ready")?;
+        let result = c.serve(&mut fs, &ServeOptions::default());
+        out.lock().unwrap_or_else(|e| e.into_inner()).push(fs);
+        result
+    });
+    let connector = Arc::new(h.connector());
+    let client_result = (|| -> Check {
+        let mut a = ok(
+            h.builder(&server).connect(Shared(connector.clone())),
+            "connect A",
+        )?;
+        let mut b = ok(
+            h.builder(&server).connect(Shared(connector.clone())),
+            "connect B",
+        )?;
+        ok(a.login("alice", "secret"), "login A")?;
+        ok(b.login("alice", "secret"), "login B")?;
+        for round in 1..=SESS_07_ROUNDS {
+            let what = |s: &str| format!("round {round}: {s}");
+            ok(a.list(None), &what("A LIST"))?;
+            reported_resumed(caps, a.last_data_session_info(), &what("A LIST"))?;
+            ok(b.list(None), &what("B LIST"))?;
+            reported_resumed(caps, b.last_data_session_info(), &what("B LIST"))?;
+            let mut got = Vec::new();
+            let outcome = ok(a.download("f", &mut got), &what("A RETR"))?;
+            ensure(got == file, || what("A RETR: the file differs"))?;
+            reported_resumed(caps, outcome.data_session(), &what("A RETR"))?;
+            let content = pattern(10_000 + round, round as u8);
+            let name = format!("b{round}");
+            let outcome = ok(b.upload(&name, &mut content.as_slice()), &what("B STOR"))?;
+            reported_resumed(caps, outcome.data_session(), &what("B STOR"))?;
+        }
+        ok(a.quit(), "QUIT A")?;
+        ok(b.quit(), "QUIT B").map(drop)
+    })();
+    let records = match (client_result, server.finish_all()) {
+        (Err(c), Err(s)) => return Err(format!("{c} (server: {s})")),
+        (Err(c), Ok(_)) => return Err(c),
+        (Ok(()), Err(s)) => return Err(format!("server: {s}")),
+        (Ok(()), Ok(records)) => records,
+    };
+    ensure_eq(records.len(), 2, "control connections")?;
+    for (i, record) in records.iter().enumerate() {
+        a1_nothing_sensitive(record)?;
+        no_prot_s_or_e(record)?;
+        all_resumed(record, SESS_07_ROUNDS * 2)
+            .map_err(|e| format!("control connection {}: {e}", i + 1))?;
+    }
+    let files = served_files.lock().unwrap_or_else(|e| e.into_inner());
+    let uploads = files
+        .iter()
+        .find(|fs| fs.contains("b1"))
+        .ok_or_else(|| "no server holds B's uploads".to_owned())?;
+    for round in 1..=SESS_07_ROUNDS {
+        let name = format!("b{round}");
+        ensure(
+            uploads.get(&name) == Some(pattern(10_000 + round, round as u8).as_slice()),
+            || format!("upload {name} is incomplete on the server"),
+        )?;
+    }
+    Ok(())
 }

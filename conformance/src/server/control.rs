@@ -326,6 +326,7 @@ impl Conn {
                 rec.control_version = tls.version();
                 rec.control_cipher = tls.cipher();
                 rec.control_client_cert = tls.client_cert();
+                rec.control_sni = tls.sni();
             }
             (Err(e), _) => rec.control_tls_error = Some(e.clone()),
             (Ok(()), None) => {}
@@ -370,6 +371,16 @@ impl Conn {
         let defer = self.options.defer_control_tickets;
         self.link
             .handshake(config, &initial, defer, &mut self.inbuf)
+    }
+
+    /// From now on, data handshakes cannot resume any earlier session: the data connections
+    /// get a fresh, empty session cache of their own, as if the client's session cache had been
+    /// cleared (SESS-04), and a data certificate ([`ServerOptions::data_cert`]) is always
+    /// presented in a full handshake (SESS-05).
+    pub fn forget_data_sessions(&mut self) {
+        let mut config = rustls::ServerConfig::clone(&self.configs.data);
+        config.session_storage = rustls::server::ServerSessionMemoryCache::new(256);
+        self.configs.data = Arc::new(config);
     }
 
     /// Sends a TLS close_notify on the control connection.
@@ -527,6 +538,14 @@ impl Conn {
     pub fn listen_data(&mut self) -> Result<DataListener, String> {
         let listener = TcpListener::bind(SocketAddr::new(self.local.ip(), 0))
             .map_err(|e| format!("data listener bind failed: {e}"))?;
+        DataListener::new(listener)
+    }
+
+    /// Listens for a data connection on `ip` (not the control connection's address), port 0,
+    /// and sends nothing: for a passive reply that names another address (DATA-02's opt-in).
+    pub fn listen_data_on(&mut self, ip: IpAddr) -> Result<DataListener, String> {
+        let listener = TcpListener::bind(SocketAddr::new(ip, 0))
+            .map_err(|e| format!("data listener bind on {ip} failed: {e}"))?;
         DataListener::new(listener)
     }
 

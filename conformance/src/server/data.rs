@@ -169,11 +169,14 @@ impl DataConn {
         };
         let resumed = tls.resumed();
         let (version, cert) = (tls.version(), tls.client_cert());
+        let (cipher, sni) = (tls.cipher(), tls.sni());
         self.resumed = Some(resumed);
         self.update(|d| {
             d.tls = true;
             d.resumed = Some(resumed);
             d.version = version;
+            d.cipher = cipher;
+            d.sni = sni;
             d.client_cert = cert;
         });
         if self.require_resumption && !resumed {
@@ -292,6 +295,13 @@ impl DataConn {
             r.client_close_notify |= close_notify;
         });
         end
+    }
+
+    /// Takes the socket's pending error (`SO_ERROR`), if any. After the client's FIN was read,
+    /// reads only ever see EOF, so this is how an RST that came later shows (CLOSE-06).
+    pub fn take_socket_error(&self) -> Option<String> {
+        let tcp = self.link.tcp().ok()?;
+        tcp.take_error().ok().flatten().map(|e| e.to_string())
     }
 
     /// Sends a TLS close_notify on this data connection.

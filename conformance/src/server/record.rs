@@ -40,6 +40,10 @@ pub struct DataRecord {
     pub resumed: Option<bool>,
     /// The negotiated TLS version ("TLSv1.2" or "TLSv1.3").
     pub version: Option<String>,
+    /// The negotiated cipher suite, e.g. `TLS13_AES_128_GCM_SHA256`.
+    pub cipher: Option<String>,
+    /// The server name the client sent (SNI) in this connection's ClientHello.
+    pub sni: Option<String>,
     /// The error that ended the TLS handshake, if it failed.
     pub tls_error: Option<String>,
     /// The client certificate presented on this connection (or restored by resumption).
@@ -76,6 +80,8 @@ pub struct Record {
     pub control_tls_error: Option<String>,
     /// The client certificate presented on the control connection.
     pub control_client_cert: Option<Vec<u8>>,
+    /// The server name the client sent (SNI) in the control connection's ClientHello.
+    pub control_sni: Option<String>,
     /// How the client closed the control connection, when the server waited for it.
     pub control_close: Option<CloseSeen>,
     /// Bytes of TCP urgent data (`MSG_OOB`) received on the control connection.

@@ -187,6 +187,11 @@ impl TlsStream {
             .map(|s| format!("{:?}", s.suite()))
     }
 
+    /// The server name the client sent (SNI), if any.
+    pub(crate) fn sni(&self) -> Option<String> {
+        self.conn.server_name().map(str::to_owned)
+    }
+
     /// Whether the handshake resumed a session.
     pub(crate) fn resumed(&self) -> bool {
         self.conn.handshake_kind() == Some(HandshakeKind::Resumed)
@@ -425,6 +430,11 @@ impl Link {
         let mut bogus = vec![0x17, 0x03, 0x03, 0x00, 0x20];
         bogus.extend_from_slice(&[0u8; 0x20]);
         let mut sink = Vec::new();
+        // A half-received record of the client (in the middle of an upload) would swallow the
+        // bogus record; the session ends here anyway, so drop it.
+        if !tls.close_notify {
+            tls.raw.clear();
+        }
         let result = tls.feed(&bogus, &mut sink);
         tls.flush(tcp)?;
         match result {

@@ -116,6 +116,7 @@ pub(crate) struct Config {
     pub(crate) reply_limits: ReplyLimits,
     pub(crate) pinned_certificate: Option<Vec<u8>>,
     pub(crate) config_error: Option<CommandError>,
+    pub(crate) prefer_private_data: bool,
 }
 
 /// Builds a [`Client`]: host, port, mode, time limits and security policy.
@@ -154,6 +155,7 @@ impl ClientBuilder {
                 reply_limits: ReplyLimits::default(),
                 pinned_certificate: None,
                 config_error: None,
+                prefer_private_data: false,
             },
         }
     }
@@ -329,5 +331,18 @@ impl ClientBuilder {
             ));
         }
         Client::connect_with(self.config, connector)
+    }
+
+    /// Asks for Private data after login, but goes on with Clear data connections if the
+    /// server refuses `PROT P` (SCENARIOS PROT-04, "prefer Private"). The login then succeeds
+    /// and [`Client::data_protection`] reports [`ProtectionLevel::Clear`]; a warning is
+    /// logged.
+    ///
+    /// # Warning
+    ///
+    /// File contents and listings may then cross the network in the clear.
+    pub fn danger_prefer_private_data(mut self) -> Self {
+        self.config.prefer_private_data = true;
+        self
     }
 }

@@ -189,10 +189,14 @@ impl<S: SecureStream> Control<S> {
             }
             .into());
         }
-        let Some(Stream::Plain(tcp)) = self.stream.take() else {
+        // Checked before taking the stream, so a refusal leaves the connection as it was.
+        if !matches!(self.stream, Some(Stream::Plain(_))) {
             return Err(Error::InvalidState(
                 "the control connection is not in the clear".into(),
             ));
+        }
+        let Some(Stream::Plain(tcp)) = self.stream.take() else {
+            return Err(Error::Unusable);
         };
         let limit = Some(self.timeouts.handshake);
         tcp.set_read_timeout(limit)

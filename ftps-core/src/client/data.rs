@@ -102,15 +102,22 @@ impl<C: SecureConnection> Client<C> {
             self.simple(&Command::Rest(offset))?;
         }
         self.send_command(command)?;
-        let (preliminary, early_final) = match self.read_action(Phase::Control)? {
-            Action::AwaitFinal(reply) => (Some(reply), None),
-            Action::Done(reply) => (None, Some(reply)),
-            Action::Refused(reply) => return Err(transfer_refusal(command, reply)),
-            other => return Err(self.unexpected(command, other)),
-        };
-        let tcp = match prepared {
-            Prepared::Connected(tcp) => tcp,
+        // Active mode: the server may connect before or after its 1xx (vsftpd connects first
+        // and answers 425 if it cannot), so the listener and the control connection are
+        // watched together. The listener is closed once the connection arrived.
+        let (tcp, preliminary) = match prepared {
+            Prepared::Connected(tcp) => (tcp, None),
             Prepared::Listening(listener) => self.accept_data(&listener, command)?,
+        };
+        let (preliminary, early_final) = match preliminary {
+            Some(reply) => (Some(reply), None),
+            None => match self.read_action(Phase::Control)? {
+                Action::AwaitFinal(reply) => (Some(reply), None),
+                Action::Done(reply) => (None, Some(reply)),
+                // The data connection is dropped here, before any TLS handshake.
+                Action::Refused(reply) => return Err(transfer_refusal(command, reply)),
+                other => return Err(self.unexpected(command, other)),
+            },
         };
         let stream = self.secure_data(tcp)?;
         Ok(Opened {
@@ -141,25 +148,32 @@ impl<C: SecureConnection> Client<C> {
                 Ok(DataStream::Tls(stream))
             }
             Err(source) => {
-                // The server owes the transfer's final reply (usually 522 or 425).
-                let reply = self.read_final_after_failure();
+                // The server owes the transfer's final reply (522 or 425, RFC 4217 §10.2); the
+                // error carries both. A server that closes the control connection instead
+                // (Pure-FTPd's session process exits) gives `ConnectionClosed`, and a 421
+                // gives `ServiceClosing`: either way the connection is unusable.
+                let reply = match self.read_final(Phase::Control) {
+                    Ok(Action::Done(r) | Action::Refused(r)) => Some(r),
+                    Ok(Action::ServiceClosing(reply)) => {
+                        log::debug!("data handshake failed: {source}");
+                        self.mark_broken();
+                        return Err(Error::ServiceClosing { reply });
+                    }
+                    Err(closed @ Error::ConnectionClosed { .. }) => {
+                        log::debug!("data handshake failed: {source}");
+                        self.mark_broken();
+                        return Err(closed);
+                    }
+                    Ok(_) | Err(_) => {
+                        self.mark_broken();
+                        None
+                    }
+                };
                 Err(Error::Tls {
                     phase: Phase::DataHandshake,
                     reply,
                     source,
                 })
-            }
-        }
-    }
-
-    /// After a local data failure, reads the final reply the transfer is owed. Returns it, or
-    /// `None` after marking the connection unusable.
-    pub(crate) fn read_final_after_failure(&mut self) -> Option<crate::reply::Reply> {
-        match self.read_final(Phase::Control) {
-            Ok(Action::Done(r) | Action::Refused(r)) => Some(r),
-            Ok(_) | Err(_) => {
-                self.mark_broken();
-                None
             }
         }
     }
@@ -256,26 +270,39 @@ impl<C: SecureConnection> Client<C> {
         Ok(listener)
     }
 
-    /// Active mode: waits for the server's connection from the control peer's address only,
-    /// watching the control connection for a final reply meanwhile (SCENARIOS DATA-11, BAD-10).
-    fn accept_data(&mut self, listener: &TcpListener, command: &Command) -> Result<TcpStream> {
+    /// Active mode: waits for the server's connection from the control peer's address only
+    /// (stray connections are closed at once, SCENARIOS BAD-10), watching the control
+    /// connection meanwhile: a 1xx is kept and returned with the connection, a final reply
+    /// ends the wait (DATA-11). At the data-accept time limit the transfer is aborted.
+    fn accept_data(
+        &mut self,
+        listener: &TcpListener,
+        command: &Command,
+    ) -> Result<(TcpStream, Option<crate::reply::Reply>)> {
         let deadline = Instant::now() + self.config.timeouts.data_accept;
         listener
             .set_nonblocking(true)
             .map_err(|e| io_error(Phase::DataConnect, e))?;
         let peer_ip = self.control.peer().ip();
+        let mut preliminary = None;
         loop {
             match listener.accept() {
                 Ok((tcp, from)) if from.ip() == peer_ip => {
                     tcp.set_nonblocking(false)
                         .map_err(|e| io_error(Phase::DataConnect, e))?;
-                    return Ok(tcp);
+                    return Ok((tcp, preliminary));
                 }
                 Ok((stray, from)) => {
                     log::warn!("refused a data connection from {from}: not the control peer");
                     drop(stray);
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock
+                            | io::ErrorKind::Interrupted
+                            | io::ErrorKind::ConnectionAborted
+                    ) => {}
                 Err(e) => return Err(io_error(Phase::DataConnect, e)),
             }
             if let Some(reply) = self
@@ -283,13 +310,14 @@ impl<C: SecureConnection> Client<C> {
                 .check_idle()
                 .inspect_err(|_| self.mark_broken())?
             {
-                let action = self.session.handle_reply(reply);
-                return Err(match action {
+                match self.session.handle_reply(reply) {
+                    // The server connects next (or is connecting): keep waiting.
+                    Action::AwaitFinal(reply) => preliminary = Some(reply),
                     Action::Refused(reply) | Action::Done(reply) => {
-                        transfer_refusal(command, reply)
+                        return Err(transfer_refusal(command, reply))
                     }
-                    other => self.unexpected(command, other),
-                });
+                    other => return Err(self.unexpected(command, other)),
+                }
             }
             if Instant::now() >= deadline {
                 self.abort_after_local_failure();

@@ -236,7 +236,8 @@ impl<C: SecureConnection> Client<C> {
                 || deferred
                 || self.session.needs_data_protection())
         {
-            self.set_data_protection()?;
+            let result = self.set_data_protection();
+            self.guard(result)?;
         }
         Ok(())
     }
@@ -270,16 +271,51 @@ impl<C: SecureConnection> Client<C> {
         }
     }
 
-    /// Sends `PBSZ 0` and the wanted `PROT`, retrying once after a `503` (SCENARIOS PROT-06).
+    /// Sends `PBSZ 0` and the wanted `PROT` ([`Client::negotiate_protection`]). With
+    /// [`ClientBuilder::danger_prefer_private_data`], a refused `PROT P` leaves data Clear and
+    /// the call succeeds (SCENARIOS PROT-04); a `530` is still returned, so that a login can
+    /// defer the pair (PBSZ-03).
     fn set_data_protection(&mut self) -> Result<()> {
         let level = self.session.policy().data;
+        match self.negotiate_protection(level) {
+            Err(Error::DataProtectionRefused { reply })
+                if level == ProtectionLevel::Private
+                    && self.config.prefer_private_data
+                    && reply.code() != 530
+                    && self.session.data_protection() == ProtectionLevel::Clear =>
+            {
+                log::warn!(
+                    "the server refused private data ({reply}): data connections stay clear, \
+                     as configured"
+                );
+                self.session
+                    .set_wanted_data_protection(ProtectionLevel::Clear);
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    /// `PBSZ 0` unless one was accepted in this security session, then `PROT level`. A `503`
+    /// to `PROT` means the server lost its PBSZ state: one more `PBSZ 0` and `PROT`
+    /// (SCENARIOS PROT-06); a second `503` is returned as [`Error::Reply`].
+    fn negotiate_protection(&mut self, level: ProtectionLevel) -> Result<()> {
         if !self.session.pbsz_accepted() {
             self.simple(&Command::Pbsz(0))?;
         }
         match self.set_prot(level) {
             Err(Error::DataProtectionRefused { reply }) if reply.code() == 503 => {
+                log::debug!("PROT answered {reply}: sending PBSZ 0 and PROT once more");
                 self.simple(&Command::Pbsz(0))?;
-                self.set_prot(level)
+                match self.set_prot(level) {
+                    Err(Error::DataProtectionRefused { reply }) if reply.code() == 503 => {
+                        Err(Error::Reply {
+                            reply,
+                            command: "PROT".into(),
+                        })
+                    }
+                    other => other,
+                }
             }
             other => other,
         }
@@ -293,7 +329,11 @@ impl<C: SecureConnection> Client<C> {
         }
     }
 
-    /// Changes the data protection level for later transfers (`PROT C` or `PROT P`).
+    /// Changes the data protection level for later transfers: `PBSZ 0` if needed, then
+    /// `PROT C` or `PROT P`. Data connections opened afterwards use the level once the server
+    /// accepted it; if it refuses ([`Error::DataProtectionRefused`]), the previous level stays
+    /// in force. On a clear control connection this fails with [`Error::InvalidState`] and
+    /// sends nothing (RFC 4217 §9).
     pub fn set_data_protection_level(&mut self, level: ProtectionLevel) -> Result<()> {
         self.ready()?;
         if !self.session.control_protected() {
@@ -301,12 +341,7 @@ impl<C: SecureConnection> Client<C> {
                 "data protection needs a protected control connection (RFC 4217 §9)".into(),
             ));
         }
-        let result = (|| {
-            if !self.session.pbsz_accepted() {
-                self.simple(&Command::Pbsz(0))?;
-            }
-            self.set_prot(level)
-        })();
+        let result = self.negotiate_protection(level);
         self.guard(result)
     }
 

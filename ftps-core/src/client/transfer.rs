@@ -218,13 +218,16 @@ fn judge_download(
     };
     let reply = match action {
         Action::Done(reply) => reply,
+        Action::Refused(reply) if refuses_resumption(&reply, data_session.as_ref()) => {
+            return Err(resumption_refused(reply));
+        }
         Action::Refused(reply) => {
             return Err(match (end, failure) {
                 (End::Clean, None) => Error::Reply {
                     reply,
                     command: "RETR".into(),
                 },
-                (_, Some(e)) if !is_timeout(&e) && tls => tls_data_error(e, Some(reply)),
+                (_, Some(e)) if !is_timeout(&e) && tls => tls_data_error(e, bytes, Some(reply)),
                 _ => Error::Truncated {
                     bytes,
                     reply: Some(reply),
@@ -243,7 +246,7 @@ fn judge_download(
                 usable: true,
             }
         } else if tls {
-            tls_data_error(e, Some(reply))
+            tls_data_error(e, bytes, Some(reply))
         } else {
             Error::Truncated {
                 bytes,
@@ -272,7 +275,9 @@ fn judge_download(
     })
 }
 
-fn tls_data_error(e: io::Error, reply: Option<Reply>) -> Error {
+/// The error for a protected data connection that failed after `bytes` bytes: a TLS failure
+/// stays one; a socket failure (a reset, say) is a truncated transfer.
+fn tls_data_error(e: io::Error, bytes: u64, reply: Option<Reply>) -> Error {
     match data_error(e) {
         Error::Tls { source, .. } => Error::Tls {
             phase: Phase::Data,
@@ -282,12 +287,35 @@ fn tls_data_error(e: io::Error, reply: Option<Reply>) -> Error {
         Error::Io { source, .. } => {
             log::debug!("data connection failed: {source}");
             Error::Truncated {
-                bytes: 0,
+                bytes,
                 reply,
                 usable: true,
             }
         }
         other => other,
+    }
+}
+
+/// Whether `reply` refuses a data connection because its TLS handshake did not resume the
+/// control connection's session: a `522` (RFC 4217 §10.2: "the '522' reply should indicate
+/// this") after a data handshake the backend reports as not resumed (vsftpd's
+/// `require_ssl_reuse`, ProFTPD's default). A backend that does not report resumption never
+/// gets this diagnosis.
+fn refuses_resumption(reply: &Reply, data_session: Option<&SessionInfo>) -> bool {
+    reply.code() == 522 && data_session.and_then(SessionInfo::resumed) == Some(false)
+}
+
+/// The error of [`refuses_resumption`]: a data TLS error that carries the 522; the control
+/// connection stays usable.
+fn resumption_refused(reply: Reply) -> Error {
+    Error::Tls {
+        phase: Phase::Data,
+        reply: Some(reply),
+        source: crate::tls::TlsError::new(
+            crate::tls::TlsErrorKind::ResumptionRefused,
+            "the server requires tls session reuse and the data connection did not resume \
+             the control connection's session",
+        ),
     }
 }
 
@@ -381,6 +409,9 @@ impl<C: SecureConnection> Upload<'_, C> {
                     usable: true,
                 }),
             },
+            Ok(Action::Refused(reply)) if refuses_resumption(&reply, data_session.as_ref()) => {
+                Err(resumption_refused(reply))
+            }
             Ok(Action::Refused(reply)) => Err(Error::Reply {
                 reply,
                 command: "STOR".into(),
@@ -502,7 +533,8 @@ impl<C: SecureConnection> Client<C> {
     }
 
     /// `STOR path` from `source`; returns the outcome once the server confirmed the transfer.
-    /// If `source` fails, the upload is aborted and the error returned.
+    /// If `source` fails, the upload is cut without close_notify, `ABOR` is sent and its
+    /// replies are read, and the result is [`Error::Aborted`] (the source's error is logged).
     pub fn upload(
         &mut self,
         path: impl AsRef<[u8]>,
@@ -516,8 +548,11 @@ impl<C: SecureConnection> Client<C> {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
+                    // The upload is cut: no close_notify, ABOR, and the owed replies are read;
+                    // the caller learns it as an aborted transfer (SCENARIOS CLOSE-08, ABOR-03).
                     drop(upload);
-                    return Err(self.abandon_after_local_error(e));
+                    log::warn!("the upload's source failed, aborting the transfer: {e}");
+                    return Err(self.abort_upload(e));
                 }
             };
             if upload.write_all(&buf[..n]).is_err() {
@@ -569,6 +604,23 @@ impl<C: SecureConnection> Client<C> {
             .map(|l| l.strip_suffix(b"\r").unwrap_or(l).to_vec())
             .filter(|l| !l.is_empty())
             .collect())
+    }
+
+    /// After the source of an upload failed: `ABOR` and its replies, then [`Error::Aborted`]
+    /// with the transfer's final reply, or the source's error if the connection did not
+    /// survive the abort.
+    fn abort_upload(&mut self, e: io::Error) -> Error {
+        self.abandoned_transfer = false;
+        let reply = self.abort_after_local_failure();
+        if self.broken {
+            Error::Io {
+                phase: Phase::Data,
+                usable: false,
+                source: e,
+            }
+        } else {
+            Error::Aborted { reply }
+        }
     }
 
     fn abandon_after_local_error(&mut self, e: io::Error) -> Error {

@@ -329,7 +329,7 @@ impl Session {
         }
         self.transfer_in_progress = false;
         if reply.is_negative() {
-            self.apply_refusal(&flight.command);
+            self.apply_refusal(&flight.command, &reply);
             return Action::Refused(reply);
         }
         let fits = match kind {
@@ -344,9 +344,18 @@ impl Session {
         self.apply_success(&flight.command, &reply)
     }
 
-    fn apply_refusal(&mut self, command: &Command) {
-        if let Command::User(_) | Command::Pass(_) | Command::Acct(_) = command {
-            self.login = LoginState::LoggedOut;
+    fn apply_refusal(&mut self, command: &Command, reply: &Reply) {
+        match command {
+            Command::User(_) | Command::Pass(_) | Command::Acct(_) => {
+                self.login = LoginState::LoggedOut;
+            }
+            // 503 ("no previous PBSZ", RFC 2228 §3) or 530 (not logged in yet, RFC 4217 §12.1):
+            // the server does not hold the PBSZ the client thought accepted, so the next PROT
+            // is preceded by a new `PBSZ 0` (SCENARIOS PROT-06, PBSZ-03).
+            Command::Prot(_) if matches!(reply.code(), 503 | 530) => {
+                self.pbsz_accepted = false;
+            }
+            _ => {}
         }
     }
 
@@ -370,7 +379,12 @@ impl Session {
             }
             Command::Pass(_) | Command::Acct(_) => self.login = login_state_after(reply),
             Command::Pbsz(_) => self.pbsz_accepted = true,
-            Command::Prot(level) => self.data = *level,
+            Command::Prot(level) => {
+                // The level the server accepted is the one wanted from now on: a later
+                // transfer does not switch back to the level of the original policy.
+                self.data = *level;
+                self.policy.data = *level;
+            }
             Command::Ccc => self.control = ControlProtection::Cleared,
             Command::Rein => {
                 self.reset_security_state();
@@ -385,6 +399,13 @@ impl Session {
     fn reset_security_state(&mut self) {
         self.pbsz_accepted = false;
         self.data = ProtectionLevel::Clear;
+    }
+
+    /// Changes the data protection level wanted from now on, without sending anything: after
+    /// the user accepted to go on at the level the server allows (SCENARIOS PROT-04, the
+    /// "prefer Private" opt-in). An accepted `PROT` changes it too.
+    pub fn set_wanted_data_protection(&mut self, level: ProtectionLevel) {
+        self.policy.data = level;
     }
 
     /// Tells the session that the control TLS handshake after `234` succeeded.

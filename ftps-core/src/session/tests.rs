@@ -115,6 +115,62 @@ fn refused_prot_keeps_the_previous_level() {
     t.send(Command::Prot(ProtectionLevel::Clear), "PROT C\r\n");
     assert!(matches!(t.reply(534, "no"), Action::Refused(_)));
     assert_eq!(t.session.data_protection(), ProtectionLevel::Private);
+    // The refused level does not become the wanted one: nothing to re-send before a transfer.
+    assert_eq!(t.session.policy().data, ProtectionLevel::Private);
+    assert!(!t.session.needs_data_protection());
+    assert!(t.session.pbsz_accepted());
+}
+
+#[test]
+fn an_accepted_prot_becomes_the_wanted_level() {
+    let mut t = secured(Policy::require_tls());
+    t.send(Command::Pbsz(0), "PBSZ 0\r\n");
+    let _ = t.reply(200, "ok");
+    t.send(Command::Prot(ProtectionLevel::Private), "PROT P\r\n");
+    let _ = t.reply(200, "ok");
+    t.send(Command::Prot(ProtectionLevel::Clear), "PROT C\r\n");
+    assert!(matches!(t.reply(200, "ok"), Action::Done(_)));
+    assert_eq!(t.session.data_protection(), ProtectionLevel::Clear);
+    assert_eq!(t.session.policy().data, ProtectionLevel::Clear);
+    assert!(!t.session.needs_data_protection());
+}
+
+#[test]
+fn a_503_or_530_to_prot_forgets_pbsz() {
+    for code in [503, 530] {
+        let mut t = secured(Policy::require_tls());
+        t.send(Command::Pbsz(0), "PBSZ 0\r\n");
+        let _ = t.reply(200, "ok");
+        t.send(Command::Prot(ProtectionLevel::Private), "PROT P\r\n");
+        assert!(matches!(t.reply(code, "no"), Action::Refused(_)));
+        assert!(!t.session.pbsz_accepted(), "{code}");
+        assert_eq!(t.session.data_protection(), ProtectionLevel::Clear);
+        // PROT is refused locally until a new PBSZ is accepted.
+        t.refuse(Command::Prot(ProtectionLevel::Private));
+        t.send(Command::Pbsz(0), "PBSZ 0\r\n");
+        let _ = t.reply(200, "ok");
+        t.send(Command::Prot(ProtectionLevel::Private), "PROT P\r\n");
+    }
+    // Other refusals keep the PBSZ.
+    let mut t = secured(Policy::require_tls());
+    t.send(Command::Pbsz(0), "PBSZ 0\r\n");
+    let _ = t.reply(200, "ok");
+    t.send(Command::Prot(ProtectionLevel::Private), "PROT P\r\n");
+    assert!(matches!(t.reply(534, "no"), Action::Refused(_)));
+    assert!(t.session.pbsz_accepted());
+}
+
+#[test]
+fn the_wanted_level_can_be_lowered_without_a_command() {
+    let mut t = secured(Policy::require_tls());
+    t.send(Command::Pbsz(0), "PBSZ 0\r\n");
+    let _ = t.reply(200, "ok");
+    t.send(Command::Prot(ProtectionLevel::Private), "PROT P\r\n");
+    let _ = t.reply(534, "no");
+    assert!(t.session.needs_data_protection());
+    t.session.set_wanted_data_protection(ProtectionLevel::Clear);
+    assert!(!t.session.needs_data_protection());
+    assert_eq!(t.session.data_protection(), ProtectionLevel::Clear);
 }
 
 #[test]
