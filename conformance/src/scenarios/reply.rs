@@ -306,6 +306,7 @@ fn greeting_then_auth<C: SecureConnection>(
     name: &str,
     lines: Vec<String>,
 ) -> Check {
+    let expected_lines = lines.len();
     scripted(
         ServerOptions::default(),
         move |c| {
@@ -325,6 +326,9 @@ fn greeting_then_auth<C: SecureConnection>(
         },
         |server| {
             let mut client = ok(h.connect(server), "connect")?;
+            let greeting = client.greeting().ok_or("no greeting kept")?;
+            ensure_eq(greeting.code(), 220, "greeting code")?;
+            ensure_eq(greeting.lines().len(), expected_lines, "greeting lines")?;
             ensure_eq(ok(client.noop(), "NOOP")?.code(), 200, "NOOP reply")
         },
         |record| {

@@ -250,16 +250,18 @@ pub(crate) fn is_timeout(e: &io::Error) -> bool {
 /// Turns an error from a possibly-TLS stream into the client's error: a [`TlsError`] carried
 /// inside the `io::Error` (or an `InvalidData` error) is a TLS failure, the rest is I/O.
 pub(crate) fn stream_error(phase: Phase, e: io::Error) -> Error {
+    let kind = e.kind();
     if e.get_ref().is_some_and(|inner| inner.is::<TlsError>()) {
-        let inner = e.into_inner().expect("checked above");
-        let tls = *inner.downcast::<TlsError>().expect("checked above");
-        return Error::Tls {
-            phase,
-            reply: None,
-            source: tls,
-        };
+        if let Some(Ok(tls)) = e.into_inner().map(|inner| inner.downcast::<TlsError>()) {
+            return Error::Tls {
+                phase,
+                reply: None,
+                source: *tls,
+            };
+        }
+        return io_error(phase, io::Error::from(kind));
     }
-    if e.kind() == io::ErrorKind::InvalidData {
+    if kind == io::ErrorKind::InvalidData {
         let message = e.to_string();
         return Error::Tls {
             phase,

@@ -52,6 +52,7 @@ pub struct Client<C: SecureConnection> {
     abandoned_transfer: bool,
     broken: bool,
     last_data_session: Option<SessionInfo>,
+    greeting: Option<Reply>,
 }
 
 impl<C: SecureConnection> std::fmt::Debug for Client<C> {
@@ -99,6 +100,7 @@ impl<C: SecureConnection> Client<C> {
             abandoned_transfer: false,
             broken: false,
             last_data_session: None,
+            greeting: None,
         };
         let result = client.start();
         client.guard(result)?;
@@ -128,7 +130,10 @@ impl<C: SecureConnection> Client<C> {
             let reply = self.control.read_reply(Phase::Greeting)?;
             match reply.code() {
                 120 => continue,
-                220 => return Ok(()),
+                220 => {
+                    self.greeting = Some(reply);
+                    return Ok(());
+                }
                 421 => return Err(Error::ServiceClosing { reply }),
                 _ => {
                     return Err(ProtocolError::UnexpectedReply {
@@ -369,6 +374,11 @@ impl<C: SecureConnection> Client<C> {
     /// The TLS session of the last protected data connection.
     pub fn last_data_session_info(&self) -> Option<&SessionInfo> {
         self.last_data_session.as_ref()
+    }
+
+    /// The server's greeting (the 220 reply), as it came.
+    pub fn greeting(&self) -> Option<&Reply> {
+        self.greeting.as_ref()
     }
 
     /// The name of the TLS backend.

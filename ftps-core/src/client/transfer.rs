@@ -76,6 +76,7 @@ enum End {
 /// end to learn whether the transfer is complete.
 pub struct Download<'a, C: SecureConnection> {
     client: &'a mut Client<C>,
+    verb: String,
     stream: Option<DataStream<C::Stream>>,
     early_final: Option<Reply>,
     bytes: u64,
@@ -163,6 +164,7 @@ impl<C: SecureConnection> Download<'_, C> {
             None => client.read_final(Phase::Control),
         };
         let result = judge_download(
+            &self.verb,
             self.bytes,
             self.end,
             self.failure.take(),
@@ -171,10 +173,6 @@ impl<C: SecureConnection> Download<'_, C> {
             client.config.strict_tls_eof,
             data_session,
         );
-        let result = match result {
-            Err(Error::Unusable) => Err(client.unexpected_after_transfer()),
-            other => other,
-        };
         client.guard(result)
     }
 }
@@ -190,7 +188,9 @@ impl<C: SecureConnection> Drop for Download<'_, C> {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn judge_download(
+    verb: &str,
     bytes: u64,
     end: End,
     failure: Option<io::Error>,
@@ -225,7 +225,7 @@ fn judge_download(
             return Err(match (end, failure) {
                 (End::Clean, None) => Error::Reply {
                     reply,
-                    command: "RETR".into(),
+                    command: verb.to_owned(),
                 },
                 (_, Some(e)) if !is_timeout(&e) && tls => tls_data_error(e, bytes, Some(reply)),
                 _ => Error::Truncated {
@@ -236,7 +236,9 @@ fn judge_download(
             })
         }
         Action::ServiceClosing(reply) => return Err(Error::ServiceClosing { reply }),
-        _ => return Err(Error::Unusable),
+        Action::AwaitFinal(reply) | Action::SecureControl(reply) | Action::Unexpected(reply) => {
+            return Err(unexpected_final(verb, reply))
+        }
     };
     if let Some(e) = failure {
         // The final reply came, but the data connection failed: never a success.
@@ -324,6 +326,7 @@ fn resumption_refused(reply: Reply) -> Error {
 /// transfer.
 pub struct Upload<'a, C: SecureConnection> {
     client: &'a mut Client<C>,
+    verb: String,
     stream: Option<DataStream<C::Stream>>,
     bytes: u64,
     failure: Option<io::Error>,
@@ -386,7 +389,7 @@ impl<C: SecureConnection> Upload<'_, C> {
                 if let Err(e) = s.flush().and_then(|()| s.close_write()) {
                     self.failure = Some(e);
                 } else {
-                    drain(s);
+                    drain(s, self.client.config.timeouts.data_idle);
                 }
             }
         }
@@ -414,10 +417,14 @@ impl<C: SecureConnection> Upload<'_, C> {
             }
             Ok(Action::Refused(reply)) => Err(Error::Reply {
                 reply,
-                command: "STOR".into(),
+                command: self.verb.clone(),
             }),
             Ok(Action::ServiceClosing(reply)) => Err(Error::ServiceClosing { reply }),
-            Ok(_) => Err(client.unexpected_after_transfer()),
+            Ok(
+                Action::AwaitFinal(reply)
+                | Action::SecureControl(reply)
+                | Action::Unexpected(reply),
+            ) => Err(unexpected_final(&self.verb, reply)),
             Err(e) => Err(e),
         };
         client.guard(result)
@@ -434,11 +441,21 @@ impl<C: SecureConnection> Drop for Upload<'_, C> {
     }
 }
 
-/// Reads the data connection until the server closes it, for at most the data idle time per
-/// read; the bytes are discarded (TLS 1.3 tickets among them are kept by the backend).
-fn drain<S: crate::tls::SecureStream>(stream: &mut DataStream<S>) {
+/// A final reply of the wrong class for a transfer: the reply sync is unclear (unusable).
+fn unexpected_final(verb: &str, reply: Reply) -> Error {
+    crate::error::ProtocolError::UnexpectedReply {
+        command: verb.to_owned(),
+        reply,
+    }
+    .into()
+}
+
+/// Reads the data connection until the server closes it, within `limit` in all; the bytes are
+/// discarded (TLS 1.3 tickets among them are kept by the backend).
+fn drain<S: crate::tls::SecureStream>(stream: &mut DataStream<S>, limit: std::time::Duration) {
+    let deadline = std::time::Instant::now() + limit;
     let mut buf = [0u8; 4096];
-    for _ in 0..64 {
+    while std::time::Instant::now() < deadline {
         match stream.read(&mut buf) {
             Ok(0) | Err(_) => return,
             Ok(_) => {}
@@ -447,11 +464,6 @@ fn drain<S: crate::tls::SecureStream>(stream: &mut DataStream<S>) {
 }
 
 impl<C: SecureConnection> Client<C> {
-    fn unexpected_after_transfer(&mut self) -> Error {
-        self.mark_broken();
-        Error::Protocol(crate::error::ProtocolError::TooManyPreliminaryReplies)
-    }
-
     /// Prepares and opens a transfer: checks first, so an invalid argument sends nothing
     /// (SCENARIOS CMD-01); binary type; the wanted data protection; then the data connection.
     fn begin(&mut self, command: &Command, binary: bool) -> Result<Opened<C::Stream>> {
@@ -480,6 +492,7 @@ impl<C: SecureConnection> Client<C> {
         let opened = self.begin(command, binary)?;
         Ok(Download {
             client: self,
+            verb: command.verb().to_owned(),
             stream: Some(opened.stream),
             early_final: opened.early_final,
             bytes: 0,
@@ -524,6 +537,7 @@ impl<C: SecureConnection> Client<C> {
             .and_then(|r| unique_name_from(&r.first_line()));
         Ok(Upload {
             client: self,
+            verb: command.verb().to_owned(),
             stream: Some(opened.stream),
             bytes: 0,
             failure: None,
