@@ -25,6 +25,7 @@ use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
 
+use ftps_core::tls::framing::{CloseTracker, RecordFraming};
 use ftps_core::{
     Capabilities, Capability, CloseState, SecureConnection, SecureStream, ServerName, SessionInfo,
     TlsError, TlsErrorKind,
@@ -37,9 +38,6 @@ use rustls::{ClientConfig, ClientConnection, HandshakeKind, ProtocolVersion, Roo
 /// How many entries the per-control-connection session store holds: one server name with up to
 /// eight TLS 1.3 tickets (see [`ClientSessionMemoryCache::new`]).
 const STORE_SIZE: usize = 8;
-
-/// The length of a TLS record header: content type, version, length.
-const HEADER_LEN: usize = 5;
 
 /// A [`SecureConnection`] built on a [`rustls::ClientConfig`].
 ///
@@ -147,44 +145,9 @@ pub struct RustlsStream {
     tcp: TcpStream,
     /// The per-control-connection configuration, shared with its data connections.
     config: Arc<ClientConfig>,
-    framing: Framing,
-    close: CloseState,
+    framing: RecordFraming,
+    close: CloseTracker,
     sent_close: bool,
-}
-
-/// Where the socket is within the current TLS record.
-#[derive(Debug, Default)]
-struct Framing {
-    header: [u8; HEADER_LEN],
-    header_have: usize,
-    body_left: usize,
-}
-
-/// A reader that never returns bytes past the end of the current TLS record.
-struct RecordReader<'a> {
-    tcp: &'a TcpStream,
-    framing: &'a mut Framing,
-}
-
-impl Read for RecordReader<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let f = &mut *self.framing;
-        if f.body_left > 0 {
-            let want = buf.len().min(f.body_left);
-            let n = self.tcp.read(&mut buf[..want])?;
-            f.body_left -= n;
-            return Ok(n);
-        }
-        let want = buf.len().min(HEADER_LEN - f.header_have);
-        let n = self.tcp.read(&mut buf[..want])?;
-        f.header[f.header_have..f.header_have + n].copy_from_slice(&buf[..n]);
-        f.header_have += n;
-        if f.header_have == HEADER_LEN {
-            f.body_left = usize::from(u16::from_be_bytes([f.header[3], f.header[4]]));
-            f.header_have = 0;
-        }
-        Ok(n)
-    }
 }
 
 impl RustlsStream {
@@ -199,8 +162,8 @@ impl RustlsStream {
             conn,
             tcp,
             config,
-            framing: Framing::default(),
-            close: CloseState::Open,
+            framing: RecordFraming::default(),
+            close: CloseTracker::default(),
             sent_close: false,
         };
         stream.handshake()?;
@@ -234,11 +197,7 @@ impl RustlsStream {
 
     /// Feeds rustls at most the rest of the current record from the socket.
     fn read_tls(&mut self) -> io::Result<usize> {
-        let mut reader = RecordReader {
-            tcp: &self.tcp,
-            framing: &mut self.framing,
-        };
-        self.conn.read_tls(&mut reader)
+        self.conn.read_tls(&mut self.framing.reader(&self.tcp))
     }
 
     /// Processes buffered records; on error, tries to send the alert rustls queued.
@@ -265,19 +224,8 @@ impl Read for RustlsStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             match self.conn.reader().read(buf) {
-                Ok(n) => {
-                    if n == 0 && !buf.is_empty() {
-                        self.close = CloseState::CleanClose;
-                    }
-                    return Ok(n);
-                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => {
-                    if e.kind() == io::ErrorKind::UnexpectedEof {
-                        self.close = CloseState::Truncated;
-                    }
-                    return Err(e);
-                }
+                result => return self.close.observe(buf.len(), result),
             }
             // rustls needs more TLS data; a WouldBlock from the socket itself is a time-out.
             self.read_tls()?;
@@ -315,14 +263,17 @@ impl SecureStream for RustlsStream {
     }
 
     fn close_state(&self) -> CloseState {
-        self.close
+        self.close.state()
     }
 
     /// Needs the peer's close_notify read (a `read` returned `Ok(0)`) and ours sent. Since the
     /// stream never reads past the end of a record, nothing follows the close_notify in rustls'
     /// buffers, so the returned leftover is always empty: every later byte is still in the socket.
     fn unwrap_tcp(self) -> Result<(TcpStream, Vec<u8>), TlsError> {
-        if self.close != CloseState::CleanClose || !self.sent_close || self.conn.wants_write() {
+        if self.close.state() != CloseState::CleanClose
+            || !self.sent_close
+            || self.conn.wants_write()
+        {
             return Err(TlsError::new(
                 TlsErrorKind::Other,
                 "unwrap needs a completed close_notify exchange",

@@ -11,6 +11,8 @@
 //! a TCP EOF without close_notify makes `read` fail with [`io::ErrorKind::UnexpectedEof`] and
 //! `close_state` become [`CloseState::Truncated`].
 
+pub mod framing;
+
 use std::error::Error as StdError;
 use std::fmt;
 use std::io::{self, Read, Write};

@@ -1,0 +1,150 @@
+//! Helpers for backend authors that are not specific to one TLS library.
+//!
+//! * [`RecordReader`]: reads a TCP stream one TLS record at a time, so a TLS library fed
+//!   through it never takes bytes past the record it is on. After the peer's close_notify the
+//!   cleartext that follows (after `CCC`) is still in the socket: that is what makes
+//!   [`SecureStream::unwrap_tcp`](super::SecureStream::unwrap_tcp) exact.
+//! * [`CloseTracker`]: turns the results of a TLS stream's reads into a [`CloseState`], with the
+//!   one EOF semantics every backend must have.
+
+use std::io::{self, Read};
+use std::net::TcpStream;
+
+use super::CloseState;
+
+/// The length of a TLS record header: content type, version, length (RFC 8446 §5.1).
+const HEADER_LEN: usize = 5;
+
+/// Where a stream is within the current TLS record; kept beside the socket by the backend and
+/// lent to a [`RecordReader`] for each read.
+#[derive(Clone, Debug, Default)]
+pub struct RecordFraming {
+    header: [u8; HEADER_LEN],
+    header_have: usize,
+    body_left: usize,
+}
+
+impl RecordFraming {
+    /// A reader over `tcp` that never returns bytes past the end of the current record.
+    pub fn reader<'a>(&'a mut self, tcp: &'a TcpStream) -> RecordReader<'a> {
+        RecordReader { tcp, framing: self }
+    }
+
+    /// Whether the stream sits exactly between two records (nothing of a record is half read).
+    pub fn at_record_boundary(&self) -> bool {
+        self.header_have == 0 && self.body_left == 0
+    }
+}
+
+/// A reader that hands out at most the rest of the current TLS record: first the 5-byte
+/// header, then exactly the body it announces. It costs about two socket reads per record.
+#[derive(Debug)]
+pub struct RecordReader<'a> {
+    tcp: &'a TcpStream,
+    framing: &'a mut RecordFraming,
+}
+
+impl Read for RecordReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let f = &mut *self.framing;
+        if f.body_left > 0 {
+            let want = buf.len().min(f.body_left);
+            let n = (&mut &*self.tcp).read(&mut buf[..want])?;
+            f.body_left -= n;
+            return Ok(n);
+        }
+        let want = buf.len().min(HEADER_LEN - f.header_have);
+        let n = (&mut &*self.tcp).read(&mut buf[..want])?;
+        f.header[f.header_have..f.header_have + n].copy_from_slice(&buf[..n]);
+        f.header_have += n;
+        if f.header_have == HEADER_LEN {
+            f.body_left = usize::from(u16::from_be_bytes([f.header[3], f.header[4]]));
+            f.header_have = 0;
+        }
+        Ok(n)
+    }
+}
+
+/// Tracks how the peer ended a TLS stream from the results of its reads: `Ok(0)` on a
+/// non-empty buffer is the peer's close_notify ([`CloseState::CleanClose`]); an
+/// [`io::ErrorKind::UnexpectedEof`] is a TCP EOF without it ([`CloseState::Truncated`]).
+///
+/// A backend whose library reports these differently maps them first, then calls
+/// [`CloseTracker::observe`], so every backend has rustls' semantics.
+#[derive(Clone, Copy, Debug)]
+pub struct CloseTracker {
+    state: CloseState,
+}
+
+impl Default for CloseTracker {
+    fn default() -> Self {
+        CloseTracker {
+            state: CloseState::Open,
+        }
+    }
+}
+
+impl CloseTracker {
+    /// Records the outcome of one read into a buffer of `buf_len` bytes and passes it on.
+    pub fn observe(&mut self, buf_len: usize, result: io::Result<usize>) -> io::Result<usize> {
+        match &result {
+            Ok(0) if buf_len > 0 => self.state = CloseState::CleanClose,
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                self.state = CloseState::Truncated;
+            }
+            _ => {}
+        }
+        result
+    }
+
+    /// The state so far.
+    pub fn state(&self) -> CloseState {
+        self.state
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::net::TcpListener;
+
+    #[test]
+    fn a_record_reader_never_reads_past_the_record() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut server = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (client, _) = listener.accept().unwrap();
+        // A 3-byte "record", then cleartext in the same write.
+        server
+            .write_all(&[0x15, 0x03, 0x03, 0x00, 0x03, 1, 2, 3, b'2', b'0', b'0'])
+            .unwrap();
+        let mut framing = RecordFraming::default();
+        let mut record = Vec::new();
+        let mut buf = [0u8; 64];
+        while record.len() < 8 {
+            let n = framing.reader(&client).read(&mut buf).unwrap();
+            record.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(record, [0x15, 0x03, 0x03, 0x00, 0x03, 1, 2, 3]);
+        assert!(framing.at_record_boundary());
+        let mut rest = [0u8; 3];
+        (&client).read_exact(&mut rest).unwrap();
+        assert_eq!(&rest, b"200");
+    }
+
+    #[test]
+    fn the_close_tracker_tells_clean_from_truncated() {
+        let mut t = CloseTracker::default();
+        assert_eq!(t.observe(10, Ok(5)).unwrap(), 5);
+        assert_eq!(t.state(), CloseState::Open);
+        assert_eq!(t.observe(0, Ok(0)).unwrap(), 0);
+        assert_eq!(t.state(), CloseState::Open, "an empty buffer says nothing");
+        t.observe(10, Ok(0)).unwrap();
+        assert_eq!(t.state(), CloseState::CleanClose);
+        let mut t = CloseTracker::default();
+        assert!(t
+            .observe(10, Err(io::ErrorKind::UnexpectedEof.into()))
+            .is_err());
+        assert_eq!(t.state(), CloseState::Truncated);
+    }
+}
