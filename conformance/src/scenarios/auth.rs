@@ -478,16 +478,22 @@ fn auth_08<C: SecureConnection>(h: &mut Harness<C>) -> Check {
 }
 
 fn auth_09<C: SecureConnection>(h: &mut Harness<C>) -> Check {
-    for (choice, kinds) in [
-        (
-            CertChoice::WrongName,
-            &[TlsErrorKind::NameMismatch, TlsErrorKind::CertificateInvalid][..],
-        ),
+    let name_kinds = &[TlsErrorKind::NameMismatch, TlsErrorKind::CertificateInvalid][..];
+    // (certificate, connect by IP literal, acceptable error kinds); d) a valid certificate
+    // without an IP SAN while the client connected to 127.0.0.1.
+    for (choice, by_ip, kinds) in [
+        (CertChoice::WrongName, false, name_kinds),
         (
             CertChoice::SelfSigned,
+            false,
             &[TlsErrorKind::CertificateInvalid][..],
         ),
-        (CertChoice::Expired, &[TlsErrorKind::CertificateInvalid][..]),
+        (
+            CertChoice::Expired,
+            false,
+            &[TlsErrorKind::CertificateInvalid][..],
+        ),
+        (CertChoice::DnsOnly, true, name_kinds),
     ] {
         let options = ServerOptions {
             cert: choice,
@@ -506,7 +512,14 @@ fn auth_09<C: SecureConnection>(h: &mut Harness<C>) -> Check {
                 }
             },
             |server| {
-                let e = err(h.connect(server), "connect")?;
+                let builder = if by_ip {
+                    ftps_core::ClientBuilder::new("127.0.0.1")
+                        .port(server.addr().port())
+                        .timeouts(Harness::<C>::timeouts())
+                } else {
+                    h.builder(server)
+                };
+                let e = err(builder.connect(h.connector()), "connect")?;
                 ensure_usable(&e, false)?;
                 match &e {
                     Error::Tls {
