@@ -20,12 +20,15 @@
 //! ftps_conformance::conformance_main!(|pki| my_tls::Connector::trusting(pki.ca_der()).unwrap());
 //! ```
 //!
-//! The scenario IDs are the stable contract; the helpers' internals are not.
+//! The [`guide`] explains the contract a backend keeps, what each capability promises, how to
+//! run the suite and how to read its results. The scenario IDs are the stable contract; the
+//! helpers' internals are not.
 //!
 //! [`SecureConnection`]: ftps_core::SecureConnection
 
 pub mod backends;
 pub mod checks;
+pub mod guide;
 pub mod harness;
 mod macros;
 pub mod real;
