@@ -159,6 +159,7 @@ impl<C: SecureConnection> Download<'_, C> {
         drop(stream);
         let client = &mut *self.client;
         client.last_data_session = data_session.clone().or(client.last_data_session.take());
+        let not_resumed = tls && client.data_not_resumed(data_session.as_ref());
         let final_reply = match self.early_final.take() {
             Some(reply) => Ok(Action::Done(reply)),
             None => client.read_final(Phase::Control),
@@ -171,6 +172,7 @@ impl<C: SecureConnection> Download<'_, C> {
             final_reply,
             tls,
             client.config.strict_tls_eof,
+            not_resumed,
             data_session,
         );
         client.guard(result)
@@ -197,6 +199,7 @@ fn judge_download(
     final_reply: Result<Action>,
     tls: bool,
     strict: bool,
+    not_resumed: bool,
     data_session: Option<SessionInfo>,
 ) -> Result<TransferOutcome> {
     let action = match final_reply {
@@ -218,7 +221,7 @@ fn judge_download(
     };
     let reply = match action {
         Action::Done(reply) => reply,
-        Action::Refused(reply) if refuses_resumption(&reply, data_session.as_ref()) => {
+        Action::Refused(reply) if refuses_resumption(&reply, not_resumed) => {
             return Err(resumption_refused(reply));
         }
         Action::Refused(reply) => {
@@ -300,11 +303,10 @@ fn tls_data_error(e: io::Error, bytes: u64, reply: Option<Reply>) -> Error {
 
 /// Whether `reply` refuses a data connection because its TLS handshake did not resume the
 /// control connection's session: a `522` (RFC 4217 §10.2: "the '522' reply should indicate
-/// this") after a data handshake the backend reports as not resumed (vsftpd's
-/// `require_ssl_reuse`, ProFTPD's default). A backend that does not report resumption never
-/// gets this diagnosis.
-fn refuses_resumption(reply: &Reply, data_session: Option<&SessionInfo>) -> bool {
-    reply.code() == 522 && data_session.and_then(SessionInfo::resumed) == Some(false)
+/// this") after a data handshake that did not resume (vsftpd's `require_ssl_reuse`, ProFTPD's
+/// default).
+fn refuses_resumption(reply: &Reply, not_resumed: bool) -> bool {
+    reply.code() == 522 && not_resumed
 }
 
 /// The error of [`refuses_resumption`]: a data TLS error that carries the 522; the control
@@ -396,6 +398,7 @@ impl<C: SecureConnection> Upload<'_, C> {
         drop(stream);
         let client = &mut *self.client;
         client.last_data_session = data_session.clone().or(client.last_data_session.take());
+        let not_resumed = tls && client.data_not_resumed(data_session.as_ref());
         let action = client.read_final(Phase::Control);
         let result = match action {
             Ok(Action::Done(reply)) => match self.failure.take() {
@@ -412,7 +415,7 @@ impl<C: SecureConnection> Upload<'_, C> {
                     usable: true,
                 }),
             },
-            Ok(Action::Refused(reply)) if refuses_resumption(&reply, data_session.as_ref()) => {
+            Ok(Action::Refused(reply)) if refuses_resumption(&reply, not_resumed) => {
                 Err(resumption_refused(reply))
             }
             Ok(Action::Refused(reply)) => Err(Error::Reply {
@@ -464,6 +467,16 @@ fn drain<S: crate::tls::SecureStream>(stream: &mut DataStream<S>, limit: std::ti
 }
 
 impl<C: SecureConnection> Client<C> {
+    /// Whether a protected data connection did not resume the control session: the backend
+    /// says so, or the backend cannot resume at all.
+    fn data_not_resumed(&self, data_session: Option<&SessionInfo>) -> bool {
+        let backend_resumes = self
+            .connector
+            .capabilities()
+            .supports(crate::tls::Capability::Resumption);
+        !backend_resumes || data_session.and_then(SessionInfo::resumed) == Some(false)
+    }
+
     /// Prepares and opens a transfer: checks first, so an invalid argument sends nothing
     /// (SCENARIOS CMD-01); binary type; the wanted data protection; then the data connection.
     fn begin(&mut self, command: &Command, binary: bool) -> Result<Opened<C::Stream>> {
