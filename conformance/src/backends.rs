@@ -7,6 +7,10 @@ pub fn compiled_in() -> Vec<&'static str> {
     [
         #[cfg(feature = "rustls")]
         "rustls",
+        #[cfg(feature = "openssl")]
+        "openssl",
+        #[cfg(feature = "native-tls")]
+        "native-tls",
     ]
     .to_vec()
 }
@@ -26,5 +30,21 @@ pub fn run_all(
                 .expect("the test CA is a valid certificate")
         });
         report.run("rustls", &factory, filter, &mut progress);
+    }
+    #[cfg(feature = "openssl")]
+    if only.is_none_or(|b| b == "openssl") {
+        let factory = crate::__private::factory(|pki| {
+            ftps_openssl::OpenSslConnector::trusting(pki.ca_der())
+                .expect("the test CA is a valid certificate")
+        });
+        report.run("openssl", &factory, filter, &mut progress);
+    }
+    #[cfg(feature = "native-tls")]
+    if only.is_none_or(|b| b == "native-tls") {
+        let factory = crate::__private::factory(|pki| {
+            ftps_native::NativeTlsConnector::trusting(pki.ca_der())
+                .expect("the test CA is a valid certificate")
+        });
+        report.run("native-tls", &factory, filter, &mut progress);
     }
 }

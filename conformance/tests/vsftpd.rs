@@ -1,43 +1,73 @@
-//! Tier 3: the rustls backend against a real vsftpd on loopback, with
-//! `require_ssl_reuse=YES`, `force_local_logins_ssl=YES` and `force_local_data_ssl=YES`.
+//! Tier 3: the backends against a real vsftpd on loopback, with `require_ssl_reuse=YES`,
+//! `force_local_logins_ssl=YES` and `force_local_data_ssl=YES`.
 //!
-//! Runs when `FTPS_REAL_SERVERS=1` (set by `.ci/run` after `scripts/install-servers.sh`);
-//! otherwise every trial is reported as ignored.
+//! The backends that resume sessions (rustls, openssl) must move a 64 MiB file both ways and 30
+//! more files in a row with every data connection resumed; native-tls, which cannot resume,
+//! must fail its first transfer with a typed "session reuse required" error, without a hang.
+//!
+//! Runs when `FTPS_REAL_SERVERS=1` (set by `scripts/test.sh` after
+//! `scripts/install-servers.sh`); otherwise every trial is reported as ignored.
 
 use std::io::{Read, Write};
 
 use ftps_conformance::real::{enabled, RealServer};
-use ftps_core::{Client, ClientBuilder};
-use ftps_rustls::RustlsConnector;
+use ftps_core::{Client, ClientBuilder, Error, SecureConnection, TlsErrorKind};
 use libtest_mimic::{Arguments, Failed, Trial};
 use sha2::{Digest, Sha256};
 
 const BIG: usize = 64 * 1024 * 1024;
 const SMALL_ROUNDS: usize = 30;
 
+/// Makes a backend that trusts the given CA (DER).
+type Make<C> = fn(&[u8]) -> C;
+
 fn main() -> std::process::ExitCode {
     let args = Arguments::from_args();
-    let trials = vec![
-        trial(
-            "vsftpd_tls13_big_file_and_30_resumed_transfers",
-            &["--tls13"],
-        ),
-        trial(
-            "vsftpd_tls12_big_file_and_30_resumed_transfers",
-            &["--tls12"],
-        ),
-    ];
+    let mut trials = Vec::new();
+    for (tls, server_args) in [("tls13", &["--tls13"][..]), ("tls12", &["--tls12"][..])] {
+        trials.push(trial(
+            format!("rustls_{tls}_big_file_and_30_resumed_transfers"),
+            server_args,
+            |ca| ftps_rustls::RustlsConnector::trusting(ca).expect("valid CA"),
+        ));
+        #[cfg(feature = "openssl")]
+        trials.push(trial(
+            format!("openssl_{tls}_big_file_and_30_resumed_transfers"),
+            server_args,
+            |ca| ftps_openssl::OpenSslConnector::trusting(ca).expect("valid CA"),
+        ));
+        #[cfg(feature = "native-tls")]
+        trials.push(
+            Trial::test(
+                format!("native_tls_{tls}_fails_clearly_without_session_reuse"),
+                move || {
+                    without_reuse(server_args, |ca| {
+                        ftps_native::NativeTlsConnector::trusting(ca).expect("valid CA")
+                    })
+                    .map_err(Failed::from)
+                },
+            )
+            .with_ignored_flag(!enabled())
+            .with_kind("real-server"),
+        );
+    }
     libtest_mimic::run(&args, trials).exit_code()
 }
 
-fn trial(name: &'static str, server_args: &'static [&'static str]) -> Trial {
-    Trial::test(name, move || round_trip(server_args).map_err(Failed::from))
-        .with_ignored_flag(!enabled())
-        .with_kind("real-server")
+fn trial<C: SecureConnection>(
+    name: String,
+    server_args: &'static [&'static str],
+    make: Make<C>,
+) -> Trial {
+    Trial::test(name, move || {
+        round_trip(server_args, make).map_err(Failed::from)
+    })
+    .with_ignored_flag(!enabled())
+    .with_kind("real-server")
 }
 
-fn connect(server: &RealServer) -> Result<Client<RustlsConnector>, String> {
-    let connector = RustlsConnector::trusting(&server.ca_der()?).map_err(|e| e.to_string())?;
+fn connect<C: SecureConnection>(server: &RealServer, make: Make<C>) -> Result<Client<C>, String> {
+    let connector = make(&server.ca_der()?);
     let mut client = ClientBuilder::new("localhost")
         .port(server.port())
         .connect(connector)
@@ -63,9 +93,9 @@ fn content(len: usize, seed: u64) -> Vec<u8> {
     out
 }
 
-fn round_trip(server_args: &[&str]) -> Result<(), String> {
+fn round_trip<C: SecureConnection>(server_args: &[&str], make: Make<C>) -> Result<(), String> {
     let server = RealServer::start("vsftpd", server_args)?;
-    let result = exercise(&server);
+    let result = exercise(&server, make);
     result.map_err(|e| {
         format!(
             "{e}\n--- vsftpd log (tail) ---\n{}",
@@ -74,8 +104,49 @@ fn round_trip(server_args: &[&str]) -> Result<(), String> {
     })
 }
 
-fn exercise(server: &RealServer) -> Result<(), String> {
-    let mut client = connect(server)?;
+/// A backend without session resumption against `require_ssl_reuse=YES`: login works, the
+/// first transfer fails, within the time limits, with a typed error that names session reuse,
+/// and the connection stays usable.
+#[cfg_attr(not(feature = "native-tls"), allow(dead_code))]
+fn without_reuse<C: SecureConnection>(server_args: &[&str], make: Make<C>) -> Result<(), String> {
+    let server = RealServer::start("vsftpd", server_args)?;
+    let mut client = connect(&server, make)?;
+    let started = std::time::Instant::now();
+    let e = match client.list(None) {
+        Ok(lines) => return Err(format!("LIST succeeded without session reuse: {lines:?}")),
+        Err(e) => e,
+    };
+    check(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        || format!("the refusal took {:?}", started.elapsed()),
+    )?;
+    match &e {
+        Error::Tls {
+            source,
+            reply: Some(reply),
+            ..
+        } if source.kind() == TlsErrorKind::ResumptionRefused && reply.code() == 522 => {}
+        other => {
+            return Err(format!(
+                "expected ResumptionRefused with 522, got {other:?}"
+            ))
+        }
+    }
+    // vsftpd ends the whole session after a refused data handshake: the next call must say
+    // so with a typed error at once, or work.
+    let started = std::time::Instant::now();
+    match client.noop() {
+        Ok(_) | Err(Error::ConnectionClosed { .. }) => {}
+        Err(other) => return Err(format!("NOOP after the refusal: {other:?}")),
+    }
+    check(started.elapsed() < std::time::Duration::from_secs(5), || {
+        format!("NOOP after the refusal took {:?}", started.elapsed())
+    })?;
+    Ok(())
+}
+
+fn exercise<C: SecureConnection>(server: &RealServer, make: Make<C>) -> Result<(), String> {
+    let mut client = connect(server, make)?;
     let listing = client.list(None).map_err(|e| format!("LIST: {e:?}"))?;
     let _ = listing;
 

@@ -42,10 +42,20 @@
 //!
 //! | Feature | Backend crate | Default | Notes |
 //! |---|---|---|---|
-//! | `rustls` | `ftps-rustls` | yes | rustls 0.23 with the ring provider; session resumption on data connections, TLS 1.2 and 1.3 |
+//! | `rustls` | `ftps-rustls` | yes | rustls 0.23 with the ring provider (no cmake, no system library). Session resumption on data connections, TLS 1.2 and 1.3. |
+//! | `openssl` | `ftps-openssl` | no | The system's OpenSSL (1.1.1 or newer) through the `openssl` crate; needs `libssl-dev` and `pkg-config` to build. Session resumption, TLS 1.2 and 1.3. |
+//! | `native-tls` | `ftps-native` | no | The platform's TLS library. **No session resumption**: servers that require TLS session reuse on data connections (vsftpd's default `require_ssl_reuse=YES`, ProFTPD's default, FileZilla Server) refuse its transfers with `522`, reported as a `ResumptionRefused` TLS error. |
 //!
-//! With no backend feature the crate still builds: bring your own [`SecureConnection`] and run
-//! the `ftps-conformance` suite against it.
+//! Features are additive: with several on, each backend is re-exported, and
+//! [`DefaultBackend`] is the first of rustls, openssl, native-tls that is on. Any backend can
+//! be chosen explicitly by passing its connector to [`ClientBuilder::connect`]. With no backend
+//! feature the crate still builds: bring your own [`SecureConnection`] and check it with the
+//! `ftps-conformance` suite.
+//!
+//! ```toml
+//! [dependencies]
+//! ftps = { version = "0.1", default-features = false, features = ["openssl"] }
+//! ```
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -60,7 +70,25 @@ pub use ftps_core::*;
 #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
 pub use ftps_rustls::{rustls, RustlsConnector};
 
-/// The backend the enabled features pick: rustls.
+/// The OpenSSL backend.
+///
+/// # Optional
+///
+/// This requires the `openssl` feature.
+#[cfg(feature = "openssl")]
+#[cfg_attr(docsrs, doc(cfg(feature = "openssl")))]
+pub use ftps_openssl::{openssl, OpenSslConnector};
+
+/// The native-tls backend (no session resumption).
+///
+/// # Optional
+///
+/// This requires the `native-tls` feature.
+#[cfg(feature = "native-tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "native-tls")))]
+pub use ftps_native::{native_tls, NativeTlsConnector};
+
+/// The backend the enabled features pick: the first of rustls, openssl, native-tls.
 ///
 /// # Optional
 ///
@@ -69,11 +97,32 @@ pub use ftps_rustls::{rustls, RustlsConnector};
 #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
 pub type DefaultBackend = RustlsConnector;
 
+/// The backend the enabled features pick: the first of rustls, openssl, native-tls.
+///
+/// # Optional
+///
+/// This requires a backend feature.
+#[cfg(all(feature = "openssl", not(feature = "rustls")))]
+#[cfg_attr(docsrs, doc(cfg(feature = "openssl")))]
+pub type DefaultBackend = OpenSslConnector;
+
+/// The backend the enabled features pick: the first of rustls, openssl, native-tls.
+///
+/// # Optional
+///
+/// This requires a backend feature.
+#[cfg(all(feature = "native-tls", not(any(feature = "rustls", feature = "openssl"))))]
+#[cfg_attr(docsrs, doc(cfg(feature = "native-tls")))]
+pub type DefaultBackend = NativeTlsConnector;
+
 /// A client over the [`DefaultBackend`].
 ///
 /// # Optional
 ///
 /// This requires a backend feature.
-#[cfg(feature = "rustls")]
-#[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
+#[cfg(any(feature = "rustls", feature = "openssl", feature = "native-tls"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "rustls", feature = "openssl", feature = "native-tls")))
+)]
 pub type DefaultClient = Client<DefaultBackend>;

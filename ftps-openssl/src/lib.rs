@@ -1,0 +1,444 @@
+//! The [OpenSSL](openssl) backend for ftps: an implementation of [`SecureConnection`] on the
+//! `openssl` crate and the system's OpenSSL (1.1.1 or newer; OpenSSL 3 is the one tested).
+//!
+//! Supports every capability of the contract: data connections resume the session of *their own*
+//! control connection (TLS 1.2 session IDs and tickets, TLS 1.3 tickets, a fresh one for each data
+//! connection), the TCP stream is handed back after a close_notify exchange without losing a byte
+//! (for `CCC`), the session is described, TLS 1.3 is negotiated where the configuration allows it,
+//! and a client certificate is presented when the [`SslConnector`] has one. Certificate and name
+//! verification are those of [`SslConnector`]: on unless the user turned them off in it.
+//!
+//! ```no_run
+//! use ftps_openssl::OpenSslConnector;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let ca_der = std::fs::read("ca.der")?;
+//! // Trust exactly this CA, TLS 1.2 or newer.
+//! let connector = OpenSslConnector::trusting(&ca_der)?;
+//! // Or bring your own: `OpenSslConnector::new(SslConnector::builder(..)?.build())`.
+//! // Then hand `connector` to the ftps client builder as its `SecureConnection`.
+//! # let _ = connector;
+//! # Ok(())
+//! # }
+//! ```
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use ftps_core::tls::framing::{CloseTracker, RecordFraming};
+use ftps_core::{
+    Capabilities, Capability, CloseState, SecureConnection, SecureStream, ServerName, SessionInfo,
+    TlsError, TlsErrorKind,
+};
+pub use openssl;
+use openssl::error::ErrorStack;
+use openssl::ssl::{
+    self, ErrorCode, SslConnector, SslContext, SslMethod, SslRef, SslSession, SslStream, SslVersion,
+};
+use openssl::x509::store::X509StoreBuilder;
+use openssl::x509::X509;
+
+/// `ERR_LIB_SSL`: the library code of errors raised by libssl (`openssl/err.h`).
+const LIB_SSL: i32 = 20;
+/// `SSL_R_UNEXPECTED_EOF_WHILE_READING`: OpenSSL 3's TCP EOF without close_notify.
+const UNEXPECTED_EOF: i32 = 294;
+/// libssl reasons that mean the peer did not speak TLS (`openssl/sslerr.h`): wrong version
+/// number, unknown protocol, HTTP request, HTTPS proxy request, packet length too long.
+const NOT_TLS: [i32; 5] = [267, 252, 156, 155, 198];
+/// `SSL_R_CERTIFICATE_VERIFY_FAILED`: the chain or the name did not verify.
+const VERIFY_FAILED: i32 = 134;
+/// `SSL_AD_REASON_OFFSET`: reasons from here on are alerts received from the peer.
+const ALERT_OFFSET: i32 = 1000;
+/// `X509_V_ERR_HOSTNAME_MISMATCH` and `X509_V_ERR_IP_ADDRESS_MISMATCH` (`openssl/x509_vfy.h`).
+const NAME_MISMATCH: [i32; 2] = [62, 64];
+
+/// A [`SecureConnection`] built on an [`SslConnector`].
+///
+/// All streams of a connector share its one `SslContext`. Every control connection gets a session
+/// slot of its own; its data connections offer the session in that slot and put the sessions they
+/// receive back into it, so they never resume a session of another control connection.
+#[derive(Clone, Debug)]
+pub struct OpenSslConnector {
+    connector: SslConnector,
+}
+
+impl OpenSslConnector {
+    /// A connector using `connector` as given: its trust store, verification mode, versions,
+    /// ciphers and client certificate.
+    pub fn new(connector: SslConnector) -> Self {
+        OpenSslConnector { connector }
+    }
+
+    /// A connector that trusts exactly the CA certificate `ca_der` (DER), not the system's
+    /// roots, with TLS 1.2 as the minimum version and no client certificate.
+    pub fn trusting(ca_der: &[u8]) -> Result<Self, TlsError> {
+        let ca = X509::from_der(ca_der).map_err(|e| {
+            TlsError::new(TlsErrorKind::Other, "the ca certificate is not usable").with_source(e)
+        })?;
+        let mut store = X509StoreBuilder::new().map_err(stack_error)?;
+        store.add_cert(ca).map_err(stack_error)?;
+        let mut builder = SslConnector::builder(SslMethod::tls_client()).map_err(stack_error)?;
+        builder.set_cert_store(store.build());
+        builder
+            .set_min_proto_version(Some(SslVersion::TLS1_2))
+            .map_err(stack_error)?;
+        Ok(OpenSslConnector::new(builder.build()))
+    }
+
+    /// The [`SslConnector`] this connector uses.
+    pub fn connector(&self) -> &SslConnector {
+        &self.connector
+    }
+
+    fn connect(
+        &self,
+        tcp: TcpStream,
+        server: &ServerName,
+        slot: Arc<SessionSlot>,
+        control: bool,
+    ) -> Result<OpenSslStream, TlsError> {
+        let mut config = self.connector.configure().map_err(stack_error)?;
+        let offer = if control { None } else { slot.latest() };
+        if let Some(session) = offer {
+            if std::ptr::eq(config.ssl_context(), &*slot.context) {
+                // SAFETY: `SslRef::set_session` requires a session of this `Ssl`'s own
+                // `SslContext`. Sessions enter `slot` only from streams whose `Ssl` was made from
+                // `slot.context` (a data stream shares its control stream's slot only when its
+                // connector has that very context, see `secure_data`), and the line above checks
+                // that this `Ssl` was made from it too. The slot holds a reference to the
+                // context, so its address cannot have been reused by another one.
+                #[allow(unsafe_code)]
+                let set = unsafe { config.set_session(&session) };
+                set.map_err(stack_error)?;
+            }
+        }
+        // DNS names are sent as SNI and checked against DNS SANs; IP literals are not sent and
+        // are checked against IP SANs (`into_ssl` parses the name and calls `set_ip`).
+        let ssl = config.into_ssl(&server.to_string()).map_err(stack_error)?;
+        let socket = Socket {
+            tcp,
+            framing: RecordFraming::default(),
+        };
+        let mut stream = SslStream::new(ssl, socket).map_err(stack_error)?;
+        if let Err(e) = stream.connect() {
+            return Err(map_error(e, stream.ssl()));
+        }
+        let ssl = stream.ssl();
+        log::debug!(
+            "tls handshake with {server} done: {}, resumed {}",
+            ssl.version_str(),
+            ssl.session_reused()
+        );
+        let seen_id = ssl.session().map(|s| s.id().to_vec()).unwrap_or_default();
+        // A TLS 1.2 control session is resumable as soon as the handshake ends. A TLS 1.3 one
+        // is not: its tickets arrive later, as new sessions, and `note_session` picks them up.
+        if control && ssl.version2() != Some(SslVersion::TLS1_3) && !seen_id.is_empty() {
+            slot.store(ssl.session().map(|s| s.to_owned()));
+        }
+        Ok(OpenSslStream {
+            ssl: stream,
+            slot,
+            seen_id,
+            close: CloseTracker::default(),
+            sent_close: false,
+        })
+    }
+}
+
+impl From<SslConnector> for OpenSslConnector {
+    fn from(connector: SslConnector) -> Self {
+        OpenSslConnector::new(connector)
+    }
+}
+
+impl SecureConnection for OpenSslConnector {
+    type Stream = OpenSslStream;
+
+    fn name(&self) -> &'static str {
+        "openssl"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::none()
+            .with(Capability::Resumption)
+            .with(Capability::Unwrap)
+            .with(Capability::ClientCert)
+            .with(Capability::Describe)
+            .with(Capability::Tls13)
+    }
+
+    fn secure_control(
+        &self,
+        tcp: TcpStream,
+        server: &ServerName,
+    ) -> Result<OpenSslStream, TlsError> {
+        let slot = Arc::new(SessionSlot::new(self.connector.context().to_owned()));
+        self.connect(tcp, server, slot, true)
+    }
+
+    fn secure_data(
+        &self,
+        tcp: TcpStream,
+        server: &ServerName,
+        control: &OpenSslStream,
+    ) -> Result<OpenSslStream, TlsError> {
+        let slot = if std::ptr::eq(self.connector.context(), &*control.slot.context) {
+            Arc::clone(&control.slot)
+        } else {
+            // A session may only be resumed by the context that made it.
+            log::warn!("data connection secured by another connector: no session resumption");
+            Arc::new(SessionSlot::new(self.connector.context().to_owned()))
+        };
+        self.connect(tcp, server, slot, false)
+    }
+}
+
+/// The newest resumable session of one control connection, shared with its data connections.
+struct SessionSlot {
+    /// The context of every stream that fills `latest`.
+    context: SslContext,
+    latest: Mutex<Option<SslSession>>,
+}
+
+impl SessionSlot {
+    fn new(context: SslContext) -> Self {
+        SessionSlot {
+            context,
+            latest: Mutex::new(None),
+        }
+    }
+
+    fn latest(&self) -> Option<SslSession> {
+        self.latest
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn store(&self, session: Option<SslSession>) {
+        *self.latest.lock().unwrap_or_else(PoisonError::into_inner) = session;
+    }
+}
+
+/// The socket as OpenSSL sees it: reads stop at the end of each TLS record, whatever OpenSSL
+/// asks for (even with read-ahead on), so nothing past a close_notify leaves the socket.
+#[derive(Debug)]
+struct Socket {
+    tcp: TcpStream,
+    framing: RecordFraming,
+}
+
+impl Read for Socket {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.framing.reader(&self.tcp).read(buf)
+    }
+}
+
+impl Write for Socket {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&self.tcp).write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        (&self.tcp).flush()
+    }
+}
+
+/// A TLS client stream over a [`TcpStream`], produced by [`OpenSslConnector`].
+///
+/// OpenSSL reads the socket one TLS record at a time, so after the peer's close_notify no byte
+/// of what follows (the cleartext after `CCC`) has been taken from the socket. Sessions that
+/// arrive on any stream of a control connection (TLS 1.3 tickets) go into that control
+/// connection's slot when the stream is read.
+pub struct OpenSslStream {
+    ssl: SslStream<Socket>,
+    slot: Arc<SessionSlot>,
+    /// The ID of the session this stream last saw, so each new ticket is stored once.
+    seen_id: Vec<u8>,
+    close: CloseTracker,
+    sent_close: bool,
+}
+
+impl fmt::Debug for OpenSslStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpenSslStream")
+            .field("ssl", &self.ssl)
+            .field("close", &self.close)
+            .field("sent_close", &self.sent_close)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OpenSslStream {
+    /// Stores the stream's session in the slot if it is a new one: OpenSSL replaces the session
+    /// with a new one, of a new ID, for each TLS 1.3 ticket it processes.
+    fn note_session(&mut self) {
+        let Some(session) = self.ssl.ssl().session() else {
+            return;
+        };
+        if session.id().is_empty() || session.id() == self.seen_id.as_slice() {
+            return;
+        }
+        self.seen_id = session.id().to_vec();
+        self.slot.store(Some(session.to_owned()));
+    }
+
+    /// An OpenSSL error from `read` or `write` as an `io::Error`: socket errors as they are, a
+    /// TCP EOF without close_notify as `UnexpectedEof`, the rest `InvalidData` carrying a
+    /// [`TlsError`].
+    fn io_error(&self, error: ssl::Error) -> io::Error {
+        let error = match error.into_io_error() {
+            Ok(io) => return io,
+            Err(error) => error,
+        };
+        let tls = map_error(error, self.ssl.ssl());
+        match tls.kind() {
+            TlsErrorKind::UnexpectedEof => io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "peer closed connection without sending tls close_notify",
+            ),
+            _ => io::Error::new(io::ErrorKind::InvalidData, tls),
+        }
+    }
+}
+
+impl Read for OpenSslStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.close.state() == CloseState::Truncated {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        let result = loop {
+            match self.ssl.ssl_read(buf) {
+                Ok(n) => break Ok(n),
+                Err(e) if e.code() == ErrorCode::ZERO_RETURN => break Ok(0),
+                // A record without application data (a ticket) and no automatic retry.
+                Err(e) if e.code() == ErrorCode::WANT_READ && e.io_error().is_none() => {}
+                Err(e) => break Err(self.io_error(e)),
+            }
+        };
+        self.note_session();
+        self.close.observe(buf.len(), result)
+    }
+}
+
+impl Write for OpenSslStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.sent_close {
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "close_notify already sent",
+            ));
+        }
+        self.ssl.ssl_write(buf).map_err(|e| self.io_error(e))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.ssl.get_mut().flush()
+    }
+}
+
+impl SecureStream for OpenSslStream {
+    fn send_close_notify(&mut self) -> io::Result<()> {
+        if self.sent_close {
+            // A second SSL_shutdown would wait for the peer's close_notify.
+            return Ok(());
+        }
+        self.sent_close = true;
+        match self.ssl.shutdown() {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.io_error(e)),
+        }
+    }
+
+    fn close_state(&self) -> CloseState {
+        self.close.state()
+    }
+
+    /// Needs the peer's close_notify read (a `read` returned `Ok(0)`) and ours sent. OpenSSL never
+    /// got a byte past the close_notify record, so the leftover is always empty: every later byte
+    /// is still in the socket. The TCP stream handed back is a clone of OpenSSL's, which is
+    /// closed when the TLS state is freed.
+    fn unwrap_tcp(self) -> Result<(TcpStream, Vec<u8>), TlsError> {
+        if self.close.state() != CloseState::CleanClose
+            || !self.sent_close
+            || !self.ssl.get_ref().framing.at_record_boundary()
+        {
+            return Err(TlsError::new(
+                TlsErrorKind::Other,
+                "unwrap needs a completed close_notify exchange",
+            ));
+        }
+        let tcp = self
+            .ssl
+            .get_ref()
+            .tcp
+            .try_clone()
+            .map_err(TlsError::from_io)?;
+        log::debug!("tls stream unwrapped after close_notify exchange");
+        Ok((tcp, Vec::new()))
+    }
+
+    fn session_info(&self) -> SessionInfo {
+        let ssl = self.ssl.ssl();
+        let mut info = SessionInfo::new()
+            .with_protocol_version(ssl.version_str())
+            .with_resumed(ssl.session_reused());
+        if let Some(cipher) = ssl.current_cipher() {
+            info = info.with_cipher_suite(cipher.standard_name().unwrap_or(cipher.name()));
+        }
+        if let Some(der) = ssl.peer_certificate().and_then(|c| c.to_der().ok()) {
+            info = info.with_peer_certificate(der);
+        }
+        info
+    }
+
+    fn tcp(&self) -> &TcpStream {
+        &self.ssl.get_ref().tcp
+    }
+}
+
+/// An error from setting up OpenSSL objects (no I/O involved).
+fn stack_error(error: ErrorStack) -> TlsError {
+    TlsError::new(TlsErrorKind::Other, "openssl setup failed").with_source(error)
+}
+
+fn map_error(error: ssl::Error, ssl: &SslRef) -> TlsError {
+    let error = match error.into_io_error() {
+        Ok(io) => return TlsError::from_io(io),
+        Err(error) => error,
+    };
+    let stack = error
+        .ssl_error()
+        .map(ErrorStack::errors)
+        .unwrap_or_default();
+    let ssl_errors = stack.iter().filter(|e| e.library_code() == LIB_SSL);
+    let reasons: Vec<i32> = ssl_errors.map(|e| e.reason_code()).collect();
+    let verify = ssl.verify_result().as_raw();
+    let cert_failed = reasons.contains(&VERIFY_FAILED);
+    let (kind, message) = if error.code() == ErrorCode::SYSCALL || reasons.contains(&UNEXPECTED_EOF)
+    {
+        (TlsErrorKind::UnexpectedEof, "tcp eof inside the tls stream")
+    } else if cert_failed && NAME_MISMATCH.contains(&verify) {
+        (
+            TlsErrorKind::NameMismatch,
+            "certificate not valid for the server name",
+        )
+    } else if cert_failed {
+        (
+            TlsErrorKind::CertificateInvalid,
+            "the server certificate did not verify",
+        )
+    } else if reasons.iter().any(|r| *r >= ALERT_OFFSET) {
+        (TlsErrorKind::AlertReceived, "received a fatal tls alert")
+    } else if reasons.iter().any(|r| NOT_TLS.contains(r)) {
+        (
+            TlsErrorKind::NotTls,
+            "the peer sent something that is not tls",
+        )
+    } else {
+        (TlsErrorKind::HandshakeFailed, "tls protocol failure")
+    };
+    TlsError::new(kind, message).with_source(error)
+}
