@@ -139,9 +139,10 @@ fn without_reuse<C: SecureConnection>(server_args: &[&str], make: Make<C>) -> Re
         Ok(_) | Err(Error::ConnectionClosed { .. }) => {}
         Err(other) => return Err(format!("NOOP after the refusal: {other:?}")),
     }
-    check(started.elapsed() < std::time::Duration::from_secs(5), || {
-        format!("NOOP after the refusal took {:?}", started.elapsed())
-    })?;
+    check(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        || format!("NOOP after the refusal took {:?}", started.elapsed()),
+    )?;
     Ok(())
 }
 

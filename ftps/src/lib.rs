@@ -111,7 +111,10 @@ pub type DefaultBackend = OpenSslConnector;
 /// # Optional
 ///
 /// This requires a backend feature.
-#[cfg(all(feature = "native-tls", not(any(feature = "rustls", feature = "openssl"))))]
+#[cfg(all(
+    feature = "native-tls",
+    not(any(feature = "rustls", feature = "openssl"))
+))]
 #[cfg_attr(docsrs, doc(cfg(feature = "native-tls")))]
 pub type DefaultBackend = NativeTlsConnector;
 

@@ -2,11 +2,17 @@
 
 use std::time::Duration;
 
-use ftps_core::{
-    Capability, Error, Phase, ProtectionLevel, ProtocolError, SecureConnection, TlsErrorKind,
-};
+use ftps_core::{Error, Phase, ProtectionLevel, ProtocolError, SecureConnection, TlsErrorKind};
 
-use super::{noop_ok, scripted, scripted_plain};
+use super::steps::{
+    accept_auth, answer_auth, login, login_and_protect, noop_ok, secure_login_noop, typed_retr,
+    upgrade,
+};
+use super::transcript::{ensure_commands, ensure_login_then};
+use super::{
+    connect_login_with, download_matching, ensure_kind, ensure_level, final_noop, scripted,
+    scripted_plain,
+};
 use crate::checks::{commands, ensure, ensure_code, ensure_eq, ensure_usable, err, ok, Check};
 use crate::harness::Harness;
 use crate::scenario::Scenario;
@@ -77,7 +83,9 @@ pub(crate) fn scenarios<C: SecureConnection>() -> Vec<Scenario<C>> {
         Scenario {
             id: "AUTH-11",
             title: "The handshake completes, but the client rejects the session",
-            needs: &[Capability::Describe],
+            // The certificate pin works with every backend that reports the peer certificate,
+            // and fails closed with one that does not.
+            needs: &[],
             run: auth_11::<C>,
         },
         Scenario {
@@ -92,39 +100,18 @@ pub(crate) fn scenarios<C: SecureConnection>() -> Vec<Scenario<C>> {
 fn auth_01<C: SecureConnection>(h: &mut Harness<C>) -> Check {
     scripted(
         ServerOptions::default(),
-        |c| {
-            c.secure_login()?;
-            noop_ok(c)
-        },
+        secure_login_noop,
         |server| {
             let mut client = ok(h.connect_login(server), "connect and login")?;
             ensure(client.is_control_protected(), || {
                 "control not reported protected".into()
             })?;
-            ensure_eq(
-                client.data_protection(),
-                ProtectionLevel::Private,
-                "data protection",
-            )?;
-            ok(client.noop(), "NOOP")?;
-            Ok(())
+            ensure_level(&client, ProtectionLevel::Private, "data protection")?;
+            final_noop(&mut client)
         },
         |record| {
             ensure_eq(record.cleartext.as_slice(), b"AUTH TLS\r\n", "cleartext")?;
-            ensure_eq(
-                commands(record),
-                [
-                    "AUTH TLS",
-                    "USER alice",
-                    "PASS secret",
-                    "PBSZ 0",
-                    "PROT P",
-                    "NOOP",
-                ]
-                .map(String::from)
-                .to_vec(),
-                "commands",
-            )
+            ensure_login_then(record, &["NOOP"], "commands")
         },
     )
 }
@@ -134,16 +121,10 @@ fn auth_02<C: SecureConnection>(h: &mut Harness<C>) -> Check {
     let a = scripted(
         ServerOptions::default(),
         |c| {
-            c.send("220 ready")?;
-            c.expect("AUTH TLS")?;
-            c.send("234 AUTH TLS-C successful")?;
-            c.start_tls()?;
+            accept_auth(c, "220 ready", "234 AUTH TLS-C successful")?;
             noop_ok(c)
         },
-        |server| {
-            let mut client = ok(h.connect(server), "connect")?;
-            ok(client.noop(), "NOOP").map(drop)
-        },
+        |server| final_noop(&mut ok(h.connect(server), "connect")?),
         |_| Ok(()),
     );
     // b) The user configured TLS-C: sent as configured, then PBSZ and PROT as usual.
@@ -158,38 +139,23 @@ fn auth_02<C: SecureConnection>(h: &mut Harness<C>) -> Check {
             noop_ok(c)
         },
         |server| {
-            let mut client = ok(
-                h.builder(server)
-                    .tls_auth_mechanism("TLS-C")
-                    .connect(h.connector()),
+            let mut client = connect_login_with(
+                h,
+                server,
+                |b| b.tls_auth_mechanism("TLS-C"),
                 "connect with TLS-C",
             )?;
-            ok(client.login("alice", "secret"), "login")?;
-            ok(client.noop(), "NOOP").map(drop)
+            final_noop(&mut client)
         },
         |_| Ok(()),
     );
     a.and(b)
 }
 
-/// The server side of USER/PASS/PBSZ/PROT P after the handshake.
-fn login_and_protect(c: &mut Conn) -> Result<(), String> {
-    c.expect("USER alice")?;
-    c.send("331 Password required")?;
-    c.expect("PASS secret")?;
-    c.send("230 Logged in")?;
-    c.expect("PBSZ 0")?;
-    c.send("200 PBSZ=0")?;
-    c.expect("PROT P")?;
-    c.send("200 Protection set to Private")
-}
-
 /// The server refuses AUTH with `reply`, then waits for the client to go.
 fn refuse_auth(reply: &'static str) -> impl FnOnce(&mut Conn) -> Result<(), String> + Send {
     move |c| {
-        c.send("220 ready")?;
-        c.expect("AUTH TLS")?;
-        c.send(reply)?;
+        answer_auth(c, "220 ready", reply)?;
         // The client may send QUIT in the clear, or just close; nothing else.
         match c.recv() {
             Ok(line) if line.eq_ignore_ascii_case("QUIT") => {
@@ -200,6 +166,17 @@ fn refuse_auth(reply: &'static str) -> impl FnOnce(&mut Conn) -> Result<(), Stri
             Err(_) => Ok(()),
         }
     }
+}
+
+/// AUTH was refused with `code`: [`Error::TlsUnavailable`], unusable.
+fn tls_unavailable(e: &Error, code: u16) -> Check {
+    ensure_kind(
+        e,
+        matches!(e, Error::TlsUnavailable { .. }),
+        "TlsUnavailable",
+    )?;
+    ensure_code(e, code)?;
+    ensure_usable(e, false)
 }
 
 fn auth_03<C: SecureConnection>(h: &mut Harness<C>) -> Check {
@@ -216,14 +193,7 @@ fn auth_03<C: SecureConnection>(h: &mut Harness<C>) -> Check {
         scripted(
             ServerOptions::default(),
             refuse_auth(reply),
-            |server| {
-                let e = err(h.connect(server), "connect")?;
-                ensure(matches!(e, Error::TlsUnavailable { .. }), || {
-                    format!("{code}: expected TlsUnavailable, got {e:?}")
-                })?;
-                ensure_code(&e, code)?;
-                ensure_usable(&e, false)
-            },
+            |server| tls_unavailable(&err(h.connect(server), "connect")?, code),
             |record| {
                 let sent = commands(record);
                 ensure(
@@ -242,14 +212,7 @@ fn auth_04<C: SecureConnection>(h: &mut Harness<C>) -> Check {
     scripted(
         ServerOptions::default(),
         refuse_auth("334 ADAT=AAAA"),
-        |server| {
-            let e = err(h.connect(server), "connect")?;
-            ensure(matches!(e, Error::TlsUnavailable { .. }), || {
-                format!("expected TlsUnavailable, got {e:?}")
-            })?;
-            ensure_code(&e, 334)?;
-            ensure_usable(&e, false)
-        },
+        |server| tls_unavailable(&err(h.connect(server), "connect")?, 334),
         |record| {
             ensure(
                 !commands(record).iter().any(|c| c.starts_with("ADAT")),
@@ -263,32 +226,22 @@ fn auth_05<C: SecureConnection>(h: &mut Harness<C>) -> Check {
     let opted_in = scripted_plain(
         ServerOptions::default(),
         |c| {
-            c.send("220 ready")?;
-            c.expect("AUTH TLS")?;
-            c.send("502 Not implemented")?;
-            c.expect("USER alice")?;
-            c.send("331 Password required")?;
-            c.expect("PASS secret")?;
-            c.send("230 Logged in")?;
+            answer_auth(c, "220 ready", "502 Not implemented")?;
+            login(c)?;
             noop_ok(c)
         },
         |server| {
-            let mut client = ok(
-                h.builder(server)
-                    .danger_tls_if_available()
-                    .connect(h.connector()),
+            let mut client = connect_login_with(
+                h,
+                server,
+                |b| b.danger_tls_if_available(),
                 "connect with the opt-in",
             )?;
-            ok(client.login("alice", "secret"), "login")?;
             ensure(!client.is_control_protected(), || {
                 "control reported protected".into()
             })?;
-            ensure_eq(
-                client.data_protection(),
-                ProtectionLevel::Clear,
-                "data level",
-            )?;
-            ok(client.noop(), "NOOP").map(drop)
+            ensure_level(&client, ProtectionLevel::Clear, "data level")?;
+            final_noop(&mut client)
         },
         |record| {
             ensure(
@@ -323,37 +276,21 @@ fn auth_06<C: SecureConnection>(h: &mut Harness<C>) -> Check {
             c.send("200 Type set to I")?;
             c.expect("CWD /in")?;
             c.send("250 ok")?;
-            c.expect("AUTH TLS")?;
-            c.send("234 go")?;
-            c.start_tls()?;
+            upgrade(c, "234 go")?;
             login_and_protect(c)?;
             // RFC 4217 §4.2: TYPE was reset by AUTH; the client must set it again.
-            c.expect("TYPE I")?;
-            c.send("200 Type set to I")?;
-            let listener = c.epsv()?;
-            c.expect("RETR f")?;
-            c.send("150 Opening BINARY mode data connection")?;
-            let mut data = listener.accept(c)?;
-            data.accept_tls()?;
-            data.write_all(b"content")?;
-            data.close_notify()?;
-            data.fin();
-            c.send("226 Transfer complete")?;
+            typed_retr(c, "f", b"content", b"226 Transfer complete\r\n")?;
             noop_ok(c)
         },
         |server| {
-            let mut client = ok(
-                h.builder(server)
-                    .pre_auth_command("TYPE I")
-                    .pre_auth_command("CWD /in")
-                    .connect(h.connector()),
+            let mut client = connect_login_with(
+                h,
+                server,
+                |b| b.pre_auth_command("TYPE I").pre_auth_command("CWD /in"),
                 "connect",
             )?;
-            ok(client.login("alice", "secret"), "login")?;
-            let mut file = Vec::new();
-            ok(client.download("f", &mut file), "RETR f")?;
-            ensure_eq(file.as_slice(), b"content", "file")?;
-            ok(client.noop(), "NOOP").map(drop)
+            download_matching(&mut client, "f", b"content")?;
+            final_noop(&mut client)
         },
         |_| Ok(()),
     )
@@ -380,7 +317,7 @@ fn auth_07<C: SecureConnection>(h: &mut Harness<C>) -> Check {
             })?;
             ensure_usable(&e, true)?;
             ok(client.raw("PROT P"), "raw PROT P")?;
-            ok(client.noop(), "NOOP").map(drop)
+            final_noop(&mut client)
         },
         |record| {
             let auths = commands(record)
@@ -406,9 +343,7 @@ fn failed_handshake<C: SecureConnection>(
     scripted(
         ServerOptions::default(),
         move |c| {
-            c.send("220 ready")?;
-            c.expect("AUTH TLS")?;
-            c.send("234 go")?;
+            answer_auth(c, "220 ready", "234 go")?;
             after(c)
         },
         |server| {
@@ -502,9 +437,7 @@ fn auth_09<C: SecureConnection>(h: &mut Harness<C>) -> Check {
         scripted(
             options,
             |c| {
-                c.send("220 ready")?;
-                c.expect("AUTH TLS")?;
-                c.send("234 go")?;
+                answer_auth(c, "220 ready", "234 go")?;
                 // The handshake must fail on the client's side.
                 match c.start_tls() {
                     Ok(()) => c.expect_eof(Duration::from_secs(3)).map(drop),
@@ -537,7 +470,7 @@ fn auth_09<C: SecureConnection>(h: &mut Harness<C>) -> Check {
                     )),
                 }
             },
-            |record| ensure_eq(commands(record), vec!["AUTH TLS".to_owned()], "commands"),
+            |record| ensure_commands(record, &["AUTH TLS"], "commands"),
         )
         .map_err(|e| format!("{choice:?}: {e}"))?;
     }
@@ -551,21 +484,14 @@ fn auth_10<C: SecureConnection>(h: &mut Harness<C>) -> Check {
             c.send("220 ready")?;
             c.expect("SITE ZONE")?;
             c.send("200 zone ok")?;
-            c.expect("AUTH TLS")?;
-            c.send("234 go")?;
-            c.start_tls()?;
+            upgrade(c, "234 go")?;
             login_and_protect(c)?;
             noop_ok(c)
         },
         |server| {
-            let mut client = ok(
-                h.builder(server)
-                    .pre_auth_command("SITE ZONE")
-                    .connect(h.connector()),
-                "connect",
-            )?;
-            ok(client.login("alice", "secret"), "login")?;
-            ok(client.noop(), "NOOP").map(drop)
+            let mut client =
+                connect_login_with(h, server, |b| b.pre_auth_command("SITE ZONE"), "connect")?;
+            final_noop(&mut client)
         },
         |record| {
             ensure_eq(
@@ -578,10 +504,7 @@ fn auth_10<C: SecureConnection>(h: &mut Harness<C>) -> Check {
     let protection_first = scripted(
         ServerOptions::default(),
         |c| {
-            c.send("220 ready")?;
-            c.expect("AUTH TLS")?;
-            c.send("234 go")?;
-            c.start_tls()?;
+            accept_auth(c, "220 ready", "234 go")?;
             c.expect("PBSZ 0")?;
             c.send("200 PBSZ=0")?;
             c.expect("PROT P")?;
@@ -593,19 +516,10 @@ fn auth_10<C: SecureConnection>(h: &mut Harness<C>) -> Check {
             noop_ok(c)
         },
         |server| {
-            let mut client = ok(
-                h.builder(server)
-                    .protection_before_login(true)
-                    .connect(h.connector()),
-                "connect",
-            )?;
-            ok(client.login("alice", "secret"), "login")?;
-            ensure_eq(
-                client.data_protection(),
-                ProtectionLevel::Private,
-                "data level",
-            )?;
-            ok(client.noop(), "NOOP").map(drop)
+            let mut client =
+                connect_login_with(h, server, |b| b.protection_before_login(true), "connect")?;
+            ensure_level(&client, ProtectionLevel::Private, "data level")?;
+            final_noop(&mut client)
         },
         |_| Ok(()),
     );
@@ -632,10 +546,7 @@ fn auth_11<C: SecureConnection>(h: &mut Harness<C>) -> Check {
     scripted(
         ServerOptions::default(),
         |c| {
-            c.send("220 ready")?;
-            c.expect("AUTH TLS")?;
-            c.send("234 go")?;
-            c.start_tls()?;
+            accept_auth(c, "220 ready", "234 go")?;
             c.expect("QUIT")?;
             c.send("221 bye")?;
             let seen = c.expect_eof(Duration::from_secs(3))?;
@@ -698,6 +609,6 @@ fn auth_12<C: SecureConnection>(h: &mut Harness<C>) -> Check {
                 || format!("expected unexpected-data-after-234, got {e:?}"),
             )
         },
-        |record| ensure_eq(commands(record), vec!["AUTH TLS".to_owned()], "commands"),
+        |record| ensure_commands(record, &["AUTH TLS"], "commands"),
     )
 }

@@ -6,14 +6,18 @@ use std::time::Duration;
 
 use ftps_core::{Error, SecureConnection};
 
-use super::sess::{pattern, pinned, retr_opened, type_i, version_name, versions};
-use super::{noop_ok, scripted};
+use super::steps::{noop_ok, retr_tls, send_file, stor_tls};
+use super::{
+    connect_login_with, each_supported_version, ensure_shutdown, ensure_usable_error,
+    ensure_usable_reply, final_noop, login_failed_download, next_call_unusable, pattern, pinned,
+    scripted,
+};
 use crate::checks::{
     a2_data_protection, describe, ensure, ensure_code, ensure_eq, ensure_usable, err, ok, Check,
 };
 use crate::harness::Harness;
 use crate::scenario::Scenario;
-use crate::server::{Conn, DataConn, DataEnd, ServerOptions, TlsVersion};
+use crate::server::{DataEnd, ServerOptions, TlsVersion};
 
 pub(crate) fn scenarios<C: SecureConnection>() -> Vec<Scenario<C>> {
     vec![
@@ -73,48 +77,15 @@ fn content() -> Vec<u8> {
     pattern(50_000, 3)
 }
 
-/// `retr_opened` plus the data handshake.
-fn retr_tls(c: &mut Conn) -> Result<DataConn, String> {
-    let mut data = retr_opened(c)?;
-    data.accept_tls()?;
-    Ok(data)
-}
-
-/// `[secure-login]`, `TYPE I`, `[epsv]`, `STOR f`, `150`, the data connection and its handshake.
-fn stor_tls(c: &mut Conn) -> Result<DataConn, String> {
-    c.secure_login()?;
-    type_i(c)?;
-    let listener = c.epsv()?;
-    c.expect("STOR f")?;
-    c.send("150 Ok to send data.")?;
-    let mut data = listener.accept(c)?;
-    data.accept_tls()?;
-    Ok(data)
-}
-
-/// Runs `one` for each TLS version the backend supports, naming the version in a failure.
-fn each_version<C: SecureConnection>(
-    h: &Harness<C>,
-    mut one: impl FnMut(TlsVersion) -> Check,
-) -> Check {
-    for version in versions(h) {
-        one(version).map_err(|e| format!("{}: {e}", version_name(version)))?;
-    }
-    Ok(())
-}
-
 fn close_01<C: SecureConnection>(h: &mut Harness<C>) -> Check {
-    each_version(h, |version| {
+    each_supported_version(h, |version| {
         let file = content();
         let sent = file.clone();
         scripted(
             pinned(version),
             move |c| {
-                let mut data = retr_tls(c)?;
-                data.write_all(&sent)?;
-                data.close_notify()?;
-                data.fin();
-                c.send("226 Transfer complete.")?;
+                let data = retr_tls(c)?;
+                send_file(c, data, &sent)?;
                 noop_ok(c)
             },
             |server| {
@@ -126,12 +97,8 @@ fn close_01<C: SecureConnection>(h: &mut Harness<C>) -> Check {
                 })?;
                 ensure_eq(outcome.bytes(), file.len() as u64, "reported bytes")?;
                 ensure_eq(outcome.reply().code(), 226, "final reply")?;
-                ensure_eq(
-                    outcome.clean_tls_shutdown(),
-                    Some(true),
-                    "clean_tls_shutdown",
-                )?;
-                ok(client.noop(), "NOOP").map(drop)
+                ensure_shutdown(&outcome, Some(true))?;
+                final_noop(&mut client)
             },
             |record| a2_data_protection(record, true),
         )
@@ -139,7 +106,7 @@ fn close_01<C: SecureConnection>(h: &mut Harness<C>) -> Check {
 }
 
 fn close_02<C: SecureConnection>(h: &mut Harness<C>) -> Check {
-    each_version(h, |version| {
+    each_supported_version(h, |version| {
         for strict in [false, true] {
             let file = content();
             let sent = file.clone();
@@ -153,13 +120,8 @@ fn close_02<C: SecureConnection>(h: &mut Harness<C>) -> Check {
                     noop_ok(c)
                 },
                 |server| {
-                    let mut client = ok(
-                        h.builder(server)
-                            .strict_tls_eof(strict)
-                            .connect(h.connector()),
-                        "connect",
-                    )?;
-                    ok(client.login("alice", "secret"), "login")?;
+                    let mut client =
+                        connect_login_with(h, server, |b| b.strict_tls_eof(strict), "connect")?;
                     let mut got = Vec::new();
                     let result = client.download("f", &mut got);
                     ensure(got.len() <= file.len() && got == file[..got.len()], || {
@@ -175,13 +137,9 @@ fn close_02<C: SecureConnection>(h: &mut Harness<C>) -> Check {
                     } else {
                         let outcome = ok(result, "RETR f")?;
                         ensure_eq(got.len(), file.len(), "bytes received")?;
-                        ensure_eq(
-                            outcome.clean_tls_shutdown(),
-                            Some(false),
-                            "clean_tls_shutdown",
-                        )?;
+                        ensure_shutdown(&outcome, Some(false))?;
                     }
-                    ok(client.noop(), "NOOP").map(drop)
+                    final_noop(&mut client)
                 },
                 |_| Ok(()),
             )
@@ -220,7 +178,7 @@ fn close_03<C: SecureConnection>(h: &mut Harness<C>) -> Check {
             Ending::RstThen("426 Connection closed; transfer aborted."),
         ),
     ];
-    each_version(h, |version| {
+    each_supported_version(h, |version| {
         for (name, ending) in endings {
             close_03_variant(h, pinned(version), ending)
                 .map_err(|e| format!("variant {name}: {e}"))?;
@@ -232,6 +190,7 @@ fn close_03<C: SecureConnection>(h: &mut Harness<C>) -> Check {
         .map_err(|e| format!("variant d: {e}"))
 }
 
+/// One CLOSE-03 variant: 20 000 bytes of the file, then the server ends as `ending` says.
 fn close_03_variant<C: SecureConnection>(
     h: &Harness<C>,
     options: ServerOptions,
@@ -271,9 +230,7 @@ fn close_03_variant<C: SecureConnection>(
             }
         },
         |server| {
-            let mut client = ok(h.connect_login(server), "connect and login")?;
-            let mut got = Vec::new();
-            let e = err(client.download("f", &mut got), "RETR f")?;
+            let (mut client, e, got) = login_failed_download(h, server, "f", "RETR f")?;
             ensure(
                 got.len() <= partial.len() && got == partial[..got.len()],
                 || "the bytes given to the caller are not the file's".into(),
@@ -297,7 +254,7 @@ fn close_03_variant<C: SecureConnection>(
                     }
                     ensure_code(&e, code)?;
                     ensure_usable(&e, true)?;
-                    ok(client.noop(), "NOOP").map(drop)
+                    final_noop(&mut client)
                 }
                 Ending::FinThenClose => {
                     ensure(matches!(e, Error::Truncated { reply: None, .. }), || {
@@ -319,15 +276,12 @@ fn close_03_variant<C: SecureConnection>(
     )
 }
 
-/// A3 for "unusable": the next call fails at once with a typed error.
+/// A3 for "unusable": the client says so, and the next call fails at once with a typed error.
 fn ensure_unusable_after<C: SecureConnection>(client: &mut ftps_core::Client<C>) -> Check {
     ensure(!client.is_usable(), || {
         "the client still says it is usable".into()
     })?;
-    let e = err(client.noop(), "NOOP on an unusable connection")?;
-    ensure(matches!(e, Error::Unusable), || {
-        format!("expected Unusable, got {e:?}")
-    })
+    next_call_unusable(client)
 }
 
 fn close_04<C: SecureConnection>(h: &mut Harness<C>) -> Check {
@@ -337,7 +291,7 @@ fn close_04<C: SecureConnection>(h: &mut Harness<C>) -> Check {
         "535 Failed security check.",
         "552 Requested file action aborted. Exceeded storage allocation.",
     ];
-    each_version(h, |version| {
+    each_supported_version(h, |version| {
         for reply in replies {
             let file = content();
             let sent = file.clone();
@@ -352,15 +306,9 @@ fn close_04<C: SecureConnection>(h: &mut Harness<C>) -> Check {
                     noop_ok(c)
                 },
                 |server| {
-                    let mut client = ok(h.connect_login(server), "connect and login")?;
-                    let mut got = Vec::new();
-                    let e = err(client.download("f", &mut got), "RETR f")?;
-                    ensure(matches!(e, Error::Reply { .. }), || {
-                        format!("expected the server's negative reply, got {e:?}")
-                    })?;
-                    ensure_code(&e, reply[..3].parse().unwrap_or(0))?;
-                    ensure_usable(&e, true)?;
-                    ok(client.noop(), "NOOP").map(drop)
+                    let (mut client, e, _) = login_failed_download(h, server, "f", "RETR f")?;
+                    ensure_usable_reply(&e, reply[..3].parse().unwrap_or(0))?;
+                    final_noop(&mut client)
                 },
                 |_| Ok(()),
             )
@@ -396,12 +344,8 @@ fn close_05<C: SecureConnection>(h: &mut Harness<C>) -> Check {
             let mut got = Vec::new();
             let outcome = ok(client.download("f", &mut got), "RETR f")?;
             ensure(got == file, || "the file differs".into())?;
-            ensure_eq(
-                outcome.clean_tls_shutdown(),
-                Some(true),
-                "clean_tls_shutdown",
-            )?;
-            ok(client.noop(), "NOOP").map(drop)
+            ensure_shutdown(&outcome, Some(true))?;
+            final_noop(&mut client)
         },
         |record| {
             ensure(
@@ -413,7 +357,7 @@ fn close_05<C: SecureConnection>(h: &mut Harness<C>) -> Check {
 }
 
 fn close_06<C: SecureConnection>(h: &mut Harness<C>) -> Check {
-    each_version(h, |version| {
+    each_supported_version(h, |version| {
         let file = pattern(300_000, 6);
         let expected = file.clone();
         scripted(
@@ -460,12 +404,8 @@ fn close_06<C: SecureConnection>(h: &mut Harness<C>) -> Check {
                 let mut client = ok(h.connect_login(server), "connect and login")?;
                 let outcome = ok(client.upload("f", &mut file.as_slice()), "STOR f")?;
                 ensure_eq(outcome.bytes(), file.len() as u64, "reported bytes")?;
-                ensure_eq(
-                    outcome.clean_tls_shutdown(),
-                    Some(true),
-                    "clean_tls_shutdown",
-                )?;
-                ok(client.noop(), "NOOP").map(drop)
+                ensure_shutdown(&outcome, Some(true))?;
+                final_noop(&mut client)
             },
             |record| {
                 let d = record
@@ -491,7 +431,7 @@ enum Cut {
 }
 
 fn close_07<C: SecureConnection>(h: &mut Harness<C>) -> Check {
-    each_version(h, |version| {
+    each_supported_version(h, |version| {
         for cut in [Cut::Rst, Cut::Alert] {
             close_07_variant(h, version, cut).map_err(|e| format!("{cut:?}: {e}"))?;
         }
@@ -499,6 +439,7 @@ fn close_07<C: SecureConnection>(h: &mut Harness<C>) -> Check {
     })
 }
 
+/// One CLOSE-07 variant: the server cuts an 8 MiB upload after 1 MiB as `cut` says, then 552.
 fn close_07_variant<C: SecureConnection>(h: &Harness<C>, version: TlsVersion, cut: Cut) -> Check {
     const MIB: usize = 1 << 20;
     scripted(
@@ -523,12 +464,8 @@ fn close_07_variant<C: SecureConnection>(h: &Harness<C>, version: TlsVersion, cu
             let mut client = ok(h.connect_login(server), "connect and login")?;
             let file = pattern(8 * MIB, 7);
             let e = err(client.upload("f", &mut file.as_slice()), "STOR f")?;
-            ensure(matches!(e, Error::Reply { .. }), || {
-                format!("expected the server's 552, got {e:?} ({})", describe(&e))
-            })?;
-            ensure_code(&e, 552)?;
-            ensure_usable(&e, true)?;
-            ok(client.noop(), "NOOP").map(drop)
+            ensure_usable_reply(&e, 552)?;
+            final_noop(&mut client)
         },
         |_| Ok(()),
     )
@@ -552,7 +489,7 @@ impl Read for FailingSource {
 }
 
 fn close_08<C: SecureConnection>(h: &mut Harness<C>) -> Check {
-    each_version(h, |version| {
+    each_supported_version(h, |version| {
         for dropped in [true, false] {
             let how = if dropped {
                 "dropped writer"
@@ -565,6 +502,7 @@ fn close_08<C: SecureConnection>(h: &mut Harness<C>) -> Check {
     })
 }
 
+/// One CLOSE-08 variant: an upload the caller drops (`dropped`) or whose source fails.
 fn close_08_variant<C: SecureConnection>(
     h: &Harness<C>,
     version: TlsVersion,
@@ -603,12 +541,8 @@ fn close_08_variant<C: SecureConnection>(
                     "STOR f from a failing source",
                 )?
             };
-            ensure(matches!(e, Error::Aborted { .. }), || {
-                format!("expected Aborted, got {e:?}")
-            })?;
-            ensure_code(&e, 426)?;
-            ensure_usable(&e, true)?;
-            ok(client.noop(), "NOOP").map(drop)
+            ensure_usable_error(&e, matches!(e, Error::Aborted { .. }), "Aborted", 426)?;
+            final_noop(&mut client)
         },
         |record| {
             let d = record

@@ -1,18 +1,20 @@
 //! PBSZ-01 … PBSZ-04: the protection buffer size (RFC 4217 §9, RFC 2228 §3).
 
-use ftps_core::{Error, ProtectionLevel, SecureConnection};
+use ftps_core::{Client, Error, ProtectionLevel, SecureConnection};
 
-use super::prot::{
-    count, data_tls_pattern, download_content, each_version, none_of, pbsz_precedes_prot, pinned,
-    serve_payload, serve_retr, serve_stor, CONTENT,
+use super::steps::{
+    answer_auth, login, login_and_protect, noop_ok, secure_handshake, secure_login_noop,
+    secure_user, serve_list, serve_retr, serve_stor,
 };
-use super::{noop_ok, scripted, scripted_plain};
-use crate::checks::{
-    a2_data_protection, commands, ensure, ensure_code, ensure_eq, ensure_usable, err, ok, Check,
+use super::transcript::{count, data_tls_pattern, ensure_login_then, none_of, pbsz_precedes_prot};
+use super::{
+    connect_login_with, connect_plain, download_content, each_version, ensure_level, final_noop,
+    login_refused, pinned, scripted, scripted_plain, CONTENT,
 };
+use crate::checks::{a2_data_protection, ensure, ensure_eq, ensure_usable, err, ok, Check};
 use crate::harness::Harness;
 use crate::scenario::Scenario;
-use crate::server::{Conn, ServerOptions};
+use crate::server::{Conn, Record, ServerOptions};
 
 pub(crate) fn scenarios<C: SecureConnection>() -> Vec<Scenario<C>> {
     vec![
@@ -43,50 +45,18 @@ pub(crate) fn scenarios<C: SecureConnection>() -> Vec<Scenario<C>> {
     ]
 }
 
-/// `220` · `AUTH TLS` · `234` · the handshake · `USER alice` · 331 · `PASS secret` · 230.
-fn secure_user(c: &mut Conn) -> Check {
-    c.send("220 ftps test server ready")?;
-    c.expect("AUTH TLS")?;
-    c.send("234 Proceed with negotiation.")?;
-    c.start_tls()?;
-    c.expect("USER alice")?;
-    c.send("331 Password required")?;
-    c.expect("PASS secret")?;
-    c.send("230 Logged in")
-}
-
 fn pbsz_01<C: SecureConnection>(h: &mut Harness<C>) -> Check {
     let normal = scripted(
         ServerOptions::default(),
-        |c| {
-            c.secure_login()?;
-            noop_ok(c)
-        },
+        secure_login_noop,
         |server| {
             let mut client = ok(h.connect_login(server), "connect and login")?;
-            ensure_eq(
-                client.data_protection(),
-                ProtectionLevel::Private,
-                "data level",
-            )?;
-            ok(client.noop(), "NOOP").map(drop)
+            ensure_level(&client, ProtectionLevel::Private, "data level")?;
+            final_noop(&mut client)
         },
         |record| {
             pbsz_precedes_prot(record)?;
-            ensure_eq(
-                commands(record),
-                [
-                    "AUTH TLS",
-                    "USER alice",
-                    "PASS secret",
-                    "PBSZ 0",
-                    "PROT P",
-                    "NOOP",
-                ]
-                .map(String::from)
-                .to_vec(),
-                "commands",
-            )?;
+            ensure_login_then(record, &["NOOP"], "commands")?;
             ensure(
                 record
                     .commands
@@ -105,21 +75,7 @@ fn pbsz_01<C: SecureConnection>(h: &mut Harness<C>) -> Check {
             c.send("503 Bad sequence of commands.")?;
             noop_ok(c)
         },
-        |server| {
-            let mut client = ok(h.connect(server), "connect")?;
-            let e = err(client.login("alice", "secret"), "login with PBSZ refused")?;
-            ensure(matches!(e, Error::Reply { .. }), || {
-                format!("expected a Reply error, got {e:?}")
-            })?;
-            ensure_code(&e, 503)?;
-            ensure_usable(&e, true)?;
-            ensure_eq(
-                client.data_protection(),
-                ProtectionLevel::Clear,
-                "data level",
-            )?;
-            ok(client.noop(), "NOOP").map(drop)
-        },
+        |server| login_refused(h, server, "login with PBSZ refused", 503),
         |record| none_of(record, &["PROT"]),
     )
     .map_err(|e| format!("503 variant: {e}"));
@@ -133,7 +89,7 @@ fn pbsz_02<C: SecureConnection>(h: &mut Harness<C>) -> Check {
         "200 OK",
         "200 PBSZ=0 successful",
     ] {
-        each_version(|version| {
+        each_version(h, |version| {
             scripted(
                 pinned(version),
                 move |c| {
@@ -152,7 +108,7 @@ fn pbsz_02<C: SecureConnection>(h: &mut Harness<C>) -> Check {
                     let mut client = ok(h.connect_login(server), "connect and login")?;
                     download_content(&mut client, "RETR f")?;
                     ok(client.upload("g", &mut &CONTENT[..]), "STOR g")?;
-                    ok(client.noop(), "NOOP").map(drop)
+                    final_noop(&mut client)
                 },
                 |record| {
                     ensure_eq(count(record, "PBSZ 0"), 1, "PBSZ sent")?;
@@ -167,52 +123,34 @@ fn pbsz_02<C: SecureConnection>(h: &mut Harness<C>) -> Check {
 
 fn pbsz_03<C: SecureConnection>(h: &mut Harness<C>) -> Check {
     const NOT_LOGGED_IN: &str = "530 Please login with USER and PASS.";
-    let after_login = |c: &mut Conn| -> Check {
-        c.expect("USER alice")?;
-        c.send("331 Password required")?;
-        c.expect("PASS secret")?;
-        c.send("230 Logged in")?;
-        c.expect("PBSZ 0")?;
-        c.send("200 PBSZ=0")?;
-        c.expect("PROT P")?;
-        c.send("200 Protection set to Private")?;
-        serve_retr(c, true, CONTENT)?;
-        noop_ok(c)
-    };
-    each_version(|version| {
+    each_version(h, |version| {
         // a) PBSZ refused before login (the catalogue's script).
         // b) PBSZ accepted, PROT refused before login: the pair is sent again after login.
         for prot_refused in [false, true] {
             scripted(
                 pinned(version),
                 move |c| {
-                    c.send("220 ftps test server ready")?;
-                    c.expect("AUTH TLS")?;
-                    c.send("234 Proceed with negotiation.")?;
-                    c.start_tls()?;
+                    secure_handshake(c)?;
                     c.expect("PBSZ 0")?;
                     if prot_refused {
                         c.send("200 PBSZ=0")?;
                         c.expect("PROT P")?;
                     }
                     c.send(NOT_LOGGED_IN)?;
-                    after_login(c)
+                    login_and_protect(c)?;
+                    serve_retr(c, true, CONTENT)?;
+                    noop_ok(c)
                 },
                 |server| {
-                    let mut client = ok(
-                        h.builder(server)
-                            .protection_before_login(true)
-                            .connect(h.connector()),
+                    let mut client = connect_login_with(
+                        h,
+                        server,
+                        |b| b.protection_before_login(true),
                         "connect",
                     )?;
-                    ok(client.login("alice", "secret"), "login")?;
-                    ensure_eq(
-                        client.data_protection(),
-                        ProtectionLevel::Private,
-                        "data level",
-                    )?;
+                    ensure_level(&client, ProtectionLevel::Private, "data level")?;
                     download_content(&mut client, "RETR f")?;
-                    ok(client.noop(), "NOOP").map(drop)
+                    final_noop(&mut client)
                 },
                 |record| {
                     data_tls_pattern(record, &[true])?;
@@ -232,20 +170,12 @@ fn pbsz_04<C: SecureConnection>(h: &mut Harness<C>) -> Check {
     /// After the plain login: the refused requests send nothing, then a NOOP and a clear
     /// LIST.
     fn plain_rest(c: &mut Conn) -> Check {
-        c.expect("USER alice")?;
-        c.send("331 Password required")?;
-        c.expect("PASS secret")?;
-        c.send("230 Logged in")?;
+        login(c)?;
         noop_ok(c)?;
-        let listener = super::prot::epsv_after_type(c)?;
-        c.expect("LIST")?;
-        c.send("150 Here comes the directory listing.")?;
-        let data = listener.accept(c)?;
-        serve_payload(data, false, b"f\r\n")?;
-        c.send("226 Directory send OK.")?;
+        serve_list(c, false, b"f\r\n")?;
         noop_ok(c)
     }
-    fn client_side<C: SecureConnection>(client: &mut ftps_core::Client<C>) -> Check {
+    fn client_side<C: SecureConnection>(client: &mut Client<C>) -> Check {
         ok(client.login("alice", "secret"), "plain login")?;
         ensure(!client.is_control_protected(), || {
             "control reported protected".into()
@@ -265,20 +195,16 @@ fn pbsz_04<C: SecureConnection>(h: &mut Harness<C>) -> Check {
             })?;
             ensure_usable(&e, true)?;
         }
-        ensure_eq(
-            client.data_protection(),
-            ProtectionLevel::Clear,
-            "data level",
-        )?;
+        ensure_level(client, ProtectionLevel::Clear, "data level")?;
         ok(client.noop(), "NOOP")?;
         ensure_eq(
             ok(client.list(None), "LIST")?,
             vec!["f".to_owned()],
             "listing",
         )?;
-        ok(client.noop(), "NOOP").map(drop)
+        final_noop(client)
     }
-    let no_pbsz = |record: &crate::server::Record| -> Check {
+    let no_pbsz = |record: &Record| -> Check {
         none_of(record, &["PBSZ", "PROT"])?;
         data_tls_pattern(record, &[false])
     };
@@ -289,13 +215,7 @@ fn pbsz_04<C: SecureConnection>(h: &mut Harness<C>) -> Check {
             c.send("220 ready")?;
             plain_rest(c)
         },
-        |server| {
-            let mut client = ok(
-                h.builder(server).danger_plain_ftp().connect(h.connector()),
-                "connect in plain ftp",
-            )?;
-            client_side(&mut client)
-        },
+        |server| client_side(&mut connect_plain(h, server)?),
         no_pbsz,
     )
     .map_err(|e| format!("plain ftp: {e}"));
@@ -303,9 +223,7 @@ fn pbsz_04<C: SecureConnection>(h: &mut Harness<C>) -> Check {
     let fallback = scripted_plain(
         ServerOptions::default(),
         |c| {
-            c.send("220 ready")?;
-            c.expect("AUTH TLS")?;
-            c.send("502 Not implemented")?;
+            answer_auth(c, "220 ready", "502 Not implemented")?;
             plain_rest(c)
         },
         |server| {

@@ -1,19 +1,21 @@
 //! POL-01 … POL-04: server policy refusals before securing, and transfers refused at the
 //! current PROT level (RFC 4217 §4.2, §10.1, §10.2, §10.4; RFC 2228 §3, §6).
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use ftps_core::{DataConnectionMode, Error, ProtectionLevel, SecureConnection};
+use ftps_core::{Client, DataConnectionMode, Error, ProtectionLevel, SecureConnection};
 
-use super::prot::{
-    count, data_tls_pattern, download_content, none_of, recv_after_type, serve_retr, CONTENT,
+use super::steps::{answer_epsv, noop_ok, parse_port_arg, recv_after_type, serve_retr};
+use super::transcript::{count, data_tls_pattern, ensure_commands, none_of};
+use super::{
+    connect_login_with, connect_plain, download_content, download_fails, ensure_level,
+    ensure_usable_error, ensure_usable_reply, final_noop, next_call_unusable, scripted,
+    scripted_plain, CONTENT,
 };
-use super::{noop_ok, scripted, scripted_plain};
-use crate::checks::{commands, ensure, ensure_code, ensure_eq, ensure_usable, err, ok, Check};
+use crate::checks::{ensure, ensure_code, ensure_eq, ensure_usable, err, ok, Check};
 use crate::harness::Harness;
 use crate::scenario::Scenario;
-use crate::server::{Conn, DataEnd, ServerOptions};
+use crate::server::{Conn, DataEnd, DataListener, Record, ServerOptions};
 
 pub(crate) fn scenarios<C: SecureConnection>() -> Vec<Scenario<C>> {
     vec![
@@ -44,33 +46,19 @@ pub(crate) fn scenarios<C: SecureConnection>() -> Vec<Scenario<C>> {
     ]
 }
 
-/// A plain-FTP client for `server` (the user configured plain FTP).
-fn plain_client<C: SecureConnection>(
-    h: &Harness<C>,
-    server: &crate::server::TestServer,
-) -> Result<ftps_core::Client<C>, String> {
-    ok(
-        h.builder(server).danger_plain_ftp().connect(h.connector()),
-        "connect in plain ftp",
-    )
-}
-
 /// No PASS and no AUTH in the transcript: the client neither sent the password after the
 /// refusal nor upgraded to TLS on its own (decision D3).
-fn no_pass_no_auth(record: &crate::server::Record) -> Check {
+fn no_pass_no_auth(record: &Record) -> Check {
     none_of(record, &["PASS", "AUTH"])
 }
 
 /// After an error that leaves the connection unusable (or about to be, because the server
 /// closes): the next call fails with an error that says unusable, and the one after fails
 /// fast with [`Error::Unusable`].
-fn ensure_dead<C: SecureConnection>(client: &mut ftps_core::Client<C>) -> Check {
+fn dies_on_next_call<C: SecureConnection>(client: &mut Client<C>) -> Check {
     let e = err(client.noop(), "NOOP after the server closed")?;
     ensure_usable(&e, false)?;
-    let e = err(client.noop(), "a second NOOP")?;
-    ensure(matches!(e, Error::Unusable), || {
-        format!("expected Unusable, got {e:?}")
-    })
+    next_call_unusable(client)
 }
 
 fn pol_01<C: SecureConnection>(h: &mut Harness<C>) -> Check {
@@ -84,7 +72,7 @@ fn pol_01<C: SecureConnection>(h: &mut Harness<C>) -> Check {
             Ok(())
         },
         |server| {
-            let mut client = plain_client(h, server)?;
+            let mut client = connect_plain(h, server)?;
             let e = err(client.login("alice", "secret"), "plain login")?;
             ensure(
                 matches!(&e, Error::Reply { command, .. } if command == "USER"),
@@ -97,17 +85,14 @@ fn pol_01<C: SecureConnection>(h: &mut Harness<C>) -> Check {
             })?;
             if e.connection_usable() {
                 // The client cannot know yet that the server closes: the next call must.
-                ensure_dead(&mut client)
+                dies_on_next_call(&mut client)
             } else {
-                let e = err(client.noop(), "NOOP after the unusable error")?;
-                ensure(matches!(e, Error::Unusable), || {
-                    format!("expected Unusable, got {e:?}")
-                })
+                next_call_unusable(&mut client)
             }
         },
         |record| {
             no_pass_no_auth(record)?;
-            ensure_eq(commands(record), vec!["USER alice".to_owned()], "commands")
+            ensure_commands(record, &["USER alice"], "commands")
         },
     )
 }
@@ -126,17 +111,13 @@ fn pol_02<C: SecureConnection>(h: &mut Harness<C>) -> Check {
                 noop_ok(c)
             },
             |server| {
-                let mut client = plain_client(h, server)?;
+                let mut client = connect_plain(h, server)?;
                 let e = err(client.login("alice", "secret"), "plain login")?;
-                ensure(matches!(e, Error::Reply { .. }), || {
-                    format!("expected a Reply error, got {e:?}")
-                })?;
-                ensure_code(&e, code)?;
-                ensure_usable(&e, true)?;
+                ensure_usable_reply(&e, code)?;
                 ensure(!client.is_control_protected(), || {
                     "the client upgraded to tls on its own".into()
                 })?;
-                ok(client.noop(), "NOOP").map(drop)
+                final_noop(&mut client)
             },
             no_pass_no_auth,
         )
@@ -155,14 +136,10 @@ fn pol_02<C: SecureConnection>(h: &mut Harness<C>) -> Check {
             noop_ok(c)
         },
         |server| {
-            let mut client = plain_client(h, server)?;
+            let mut client = connect_plain(h, server)?;
             let e = err(client.login("alice", "secret"), "plain login")?;
-            ensure(matches!(e, Error::Reply { .. }), || {
-                format!("expected a Reply error, got {e:?}")
-            })?;
-            ensure_code(&e, 530)?;
-            ensure_usable(&e, true)?;
-            ok(client.noop(), "NOOP").map(drop)
+            ensure_usable_reply(&e, 530)?;
+            final_noop(&mut client)
         },
         |record| {
             ensure(record.cleartext_has_verb("PASS"), || {
@@ -192,7 +169,7 @@ fn pol_03<C: SecureConnection>(h: &mut Harness<C>) -> Check {
             Ok(())
         },
         |server| {
-            let mut client = plain_client(h, server)?;
+            let mut client = connect_plain(h, server)?;
             let e = err(client.login("alice", "secret"), "plain login")?;
             ensure(matches!(e, Error::ServiceClosing { .. }), || {
                 format!("expected ServiceClosing, got {e:?}")
@@ -204,14 +181,11 @@ fn pol_03<C: SecureConnection>(h: &mut Harness<C>) -> Check {
                 text.contains("cleartext sessions") && text.contains("reconnect using TLS"),
                 || format!("the server's text is not kept whole: {text:?}"),
             )?;
-            let e = err(client.noop(), "NOOP after 421")?;
-            ensure(matches!(e, Error::Unusable), || {
-                format!("expected Unusable, got {e:?}")
-            })
+            next_call_unusable(&mut client)
         },
         |record| {
             no_pass_no_auth(record)?;
-            ensure_eq(commands(record), vec!["USER alice".to_owned()], "commands")
+            ensure_commands(record, &["USER alice"], "commands")
         },
     )
 }
@@ -227,29 +201,37 @@ fn recv_after_prot_c(c: &mut Conn) -> Result<String, String> {
 }
 
 /// Expects `EPSV` after an optional `PROT C` and `TYPE I`, and answers 229.
-fn epsv_first(c: &mut Conn) -> Result<crate::server::DataListener, String> {
+fn epsv_first(c: &mut Conn) -> Result<DataListener, String> {
     let line = recv_after_prot_c(c)?;
-    ensure(line.eq_ignore_ascii_case("EPSV"), || {
-        format!("expected EPSV, got {line:?}")
-    })?;
-    let listener = c.listen_data()?;
-    c.send(&format!(
-        "229 Entering Extended Passive Mode (|||{}|)",
-        listener.port()
-    ))?;
-    Ok(listener)
+    answer_epsv(c, &line)
 }
 
-/// The address in a `PORT h1,h2,h3,h4,p1,p2` argument.
-fn port_address(arg: &str) -> Result<SocketAddr, String> {
-    let n: Vec<u8> = arg
-        .split(',')
-        .map(|p| p.trim().parse::<u8>())
-        .collect::<Result<_, _>>()
-        .map_err(|_| format!("bad PORT argument {arg:?}"))?;
-    ensure(n.len() == 6, || format!("bad PORT argument {arg:?}"))?;
-    let ip = IpAddr::V4(Ipv4Addr::new(n[0], n[1], n[2], n[3]));
-    Ok(SocketAddr::new(ip, u16::from(n[4]) << 8 | u16::from(n[5])))
+/// A Clear-data client for `server`, logged in (`mode` chooses passive or active).
+fn clear_client<C: SecureConnection>(
+    h: &Harness<C>,
+    server: &crate::server::TestServer,
+    mode: DataConnectionMode,
+) -> Result<Client<C>, String> {
+    connect_login_with(
+        h,
+        server,
+        |b| {
+            b.data_protection(ProtectionLevel::Clear)
+                .data_connection_mode(mode)
+        },
+        "connect",
+    )
+}
+
+/// The transfer was refused at the current level with `code`:
+/// [`Error::DataProtectionRequired`], usable.
+fn protection_required(e: &Error, code: u16) -> Check {
+    ensure_usable_error(
+        e,
+        matches!(e, Error::DataProtectionRequired { .. }),
+        "DataProtectionRequired",
+        code,
+    )
 }
 
 fn pol_04<C: SecureConnection>(h: &mut Harness<C>) -> Check {
@@ -283,28 +265,17 @@ fn pol_04<C: SecureConnection>(h: &mut Harness<C>) -> Check {
                 noop_ok(c)
             },
             |server| {
-                let mut client = ok(
-                    h.builder(server)
-                        .data_protection(ProtectionLevel::Clear)
-                        .connect(h.connector()),
-                    "connect",
-                )?;
-                ok(client.login("alice", "secret"), "login")?;
-                let mut file = Vec::new();
-                let e = err(client.download("f", &mut file), "RETR f at Clear")?;
-                ensure(matches!(e, Error::DataProtectionRequired { .. }), || {
-                    format!("expected DataProtectionRequired, got {e:?}")
-                })?;
-                ensure_code(&e, code)?;
-                ensure_usable(&e, true)?;
-                ensure_eq(
-                    client.data_protection(),
+                let mut client = clear_client(h, server, DataConnectionMode::Passive)?;
+                let (e, _) = download_fails(&mut client, "f", "RETR f at Clear")?;
+                protection_required(&e, code)?;
+                ensure_level(
+                    &client,
                     ProtectionLevel::Clear,
                     "data level after the refusal",
                 )?;
                 ok(client.noop(), "NOOP")?;
                 download_content(&mut client, "the next RETR at the same level")?;
-                ok(client.noop(), "NOOP").map(drop)
+                final_noop(&mut client)
             },
             |record| {
                 ensure_eq(count(record, "PROT P"), 0, "PROT P sent")?;
@@ -326,7 +297,7 @@ fn pol_04<C: SecureConnection>(h: &mut Harness<C>) -> Check {
             let arg = line
                 .strip_prefix("PORT ")
                 .ok_or_else(|| format!("expected PORT, got {line:?}"))?;
-            let addr = port_address(arg)?;
+            let addr = parse_port_arg(arg)?;
             c.send("200 PORT command successful.")?;
             c.expect("RETR f")?;
             c.send("521 Data connection cannot be opened with this PROT setting.")?;
@@ -343,22 +314,10 @@ fn pol_04<C: SecureConnection>(h: &mut Harness<C>) -> Check {
             }
         },
         |server| {
-            let mut client = ok(
-                h.builder(server)
-                    .data_protection(ProtectionLevel::Clear)
-                    .data_connection_mode(DataConnectionMode::Active)
-                    .connect(h.connector()),
-                "connect",
-            )?;
-            ok(client.login("alice", "secret"), "login")?;
-            let mut file = Vec::new();
-            let e = err(client.download("f", &mut file), "RETR f in active mode")?;
-            ensure(matches!(e, Error::DataProtectionRequired { .. }), || {
-                format!("expected DataProtectionRequired, got {e:?}")
-            })?;
-            ensure_code(&e, 521)?;
-            ensure_usable(&e, true)?;
-            ok(client.noop(), "NOOP").map(drop)
+            let mut client = clear_client(h, server, DataConnectionMode::Active)?;
+            let (e, _) = download_fails(&mut client, "f", "RETR f in active mode")?;
+            protection_required(&e, 521)?;
+            final_noop(&mut client)
         },
         |_| Ok(()),
     )
@@ -376,22 +335,15 @@ fn pol_04<C: SecureConnection>(h: &mut Harness<C>) -> Check {
             noop_ok(c)
         },
         |server| {
-            let mut client = ok(
-                h.builder(server)
-                    .data_protection(ProtectionLevel::Clear)
-                    .connect(h.connector()),
-                "connect",
-            )?;
-            ok(client.login("alice", "secret"), "login")?;
-            let mut file = Vec::new();
-            let e = err(client.download("f", &mut file), "RETR f")?;
-            ensure(
+            let mut client = clear_client(h, server, DataConnectionMode::Passive)?;
+            let (e, _) = download_fails(&mut client, "f", "RETR f")?;
+            ensure_usable_error(
+                &e,
                 matches!(&e, Error::Reply { command, .. } if command == "EPSV"),
-                || format!("expected a Reply error to EPSV, got {e:?}"),
+                "a Reply error to EPSV",
+                550,
             )?;
-            ensure_code(&e, 550)?;
-            ensure_usable(&e, true)?;
-            ok(client.noop(), "NOOP").map(drop)
+            final_noop(&mut client)
         },
         |record| {
             none_of(record, &["RETR", "PASV", "PROT P"])?;

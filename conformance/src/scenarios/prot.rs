@@ -1,19 +1,25 @@
 //! PROT-01 … PROT-08: the data protection level (RFC 4217 §8, §9, §10.2; RFC 2228 §3).
-//!
-//! The server-side helpers at the top are shared with the PBSZ and POL groups.
 
 use std::time::Duration;
 
 use ftps_core::{Error, Phase, ProtectionLevel, SecureConnection};
 
-use super::{noop_ok, scripted};
+use super::steps::{
+    epsv_after_type, expect_after_type, noop_ok, open_retr_after_type, secure_login_noop,
+    serve_list, serve_payload, serve_retr, serve_stor,
+};
+use super::transcript::{count, data_tls_pattern, ensure_login_then, none_of, pbsz_precedes_prot};
+use super::{
+    connect_login_with, download_content, download_fails, each_version, ensure_kind, ensure_level,
+    ensure_shutdown, ensure_usable_error, final_noop, login_failed_download, login_refused, pinned,
+    scripted, CONTENT,
+};
 use crate::checks::{
-    a2_data_protection, commands, ensure, ensure_code, ensure_eq, ensure_usable, err,
-    no_prot_s_or_e, ok, Check,
+    a2_data_protection, ensure, ensure_eq, ensure_usable, err, no_prot_s_or_e, ok, Check,
 };
 use crate::harness::Harness;
 use crate::scenario::Scenario;
-use crate::server::{Conn, DataConn, Record, ServerOptions, TlsVersion};
+use crate::server::{Conn, Record, ServerOptions};
 
 pub(crate) fn scenarios<C: SecureConnection>() -> Vec<Scenario<C>> {
     vec![
@@ -68,190 +74,16 @@ pub(crate) fn scenarios<C: SecureConnection>() -> Vec<Scenario<C>> {
     ]
 }
 
-// ---- helpers shared with pbsz.rs and pol.rs ----
-
-/// The TLS versions a scenario with data handshakes runs under (SCENARIOS §1.4).
-pub(super) const VERSIONS: [TlsVersion; 2] = [TlsVersion::Tls12, TlsVersion::Tls13];
-
-/// Server options pinned to `version`.
-pub(super) fn pinned(version: TlsVersion) -> ServerOptions {
-    ServerOptions {
-        tls_version: version,
-        ..ServerOptions::default()
-    }
+/// The server refused the protection level with `code`: [`Error::DataProtectionRefused`],
+/// usable.
+fn protection_refused(e: &Error, code: u16) -> Check {
+    ensure_usable_error(
+        e,
+        matches!(e, Error::DataProtectionRefused { .. }),
+        "DataProtectionRefused",
+        code,
+    )
 }
-
-/// Runs `run` once per TLS version, prefixing a failure with the version.
-pub(super) fn each_version(mut run: impl FnMut(TlsVersion) -> Check) -> Check {
-    for version in VERSIONS {
-        run(version).map_err(|e| format!("{version:?}: {e}"))?;
-    }
-    Ok(())
-}
-
-/// The file content the scripts serve and expect.
-pub(super) const CONTENT: &[u8] = b"The quick brown fox\r\njumps over the lazy dog.\r\n";
-
-/// How long a clear data connection is watched for a ClientHello that must not come.
-const NO_HELLO_WAIT: Duration = Duration::from_millis(200);
-
-/// Receives commands, answering `TYPE I` with 200, until one that is not `TYPE I`; requires
-/// it to be `command`. (The client sets the type before its first transfer, at a point the
-/// scenarios of this group do not care about.)
-pub(super) fn expect_after_type(c: &mut Conn, command: &str) -> Result<(), String> {
-    let line = recv_after_type(c)?;
-    ensure(line == command, || {
-        format!("expected {command:?}, got {line:?}")
-    })
-}
-
-/// The next command that is not `TYPE I` (each `TYPE I` is answered 200).
-pub(super) fn recv_after_type(c: &mut Conn) -> Result<String, String> {
-    loop {
-        let line = c.recv()?;
-        if line != "TYPE I" {
-            return Ok(line);
-        }
-        c.send("200 Switching to Binary mode.")?;
-    }
-}
-
-/// Expects `EPSV` (after an optional `TYPE I`) and answers 229 with a new listener.
-pub(super) fn epsv_after_type(c: &mut Conn) -> Result<crate::server::DataListener, String> {
-    let line = recv_after_type(c)?;
-    ensure(line.eq_ignore_ascii_case("EPSV"), || {
-        format!("expected EPSV, got {line:?}")
-    })?;
-    let listener = c.listen_data()?;
-    c.send(&format!(
-        "229 Entering Extended Passive Mode (|||{}|)",
-        listener.port()
-    ))?;
-    Ok(listener)
-}
-
-/// Sends `payload` on an accepted data connection: inside TLS (then close_notify) when `tls`,
-/// otherwise in the clear after checking that no ClientHello comes (A2). Then a FIN.
-pub(super) fn serve_payload(mut data: DataConn, tls: bool, payload: &[u8]) -> Check {
-    if tls {
-        data.accept_tls()?;
-        data.write_all(payload)?;
-        data.close_notify()?;
-    } else {
-        let first = data.peek_first_byte(NO_HELLO_WAIT)?;
-        ensure(first.is_none(), || {
-            format!("A2: the client sent {first:?} on a clear download's data connection")
-        })?;
-        data.write_all(payload)?;
-    }
-    data.fin();
-    Ok(())
-}
-
-/// `[epsv]` · `C* RETR f` · `S* 150` · the data (TLS when `tls`) · `S* 226`.
-pub(super) fn serve_retr(c: &mut Conn, tls: bool, payload: &[u8]) -> Check {
-    let listener = epsv_after_type(c)?;
-    c.expect("RETR f")?;
-    c.send("150 Opening BINARY mode data connection for f")?;
-    let data = listener.accept(c)?;
-    serve_payload(data, tls, payload)?;
-    c.send("226 Transfer complete")
-}
-
-/// `[epsv]` · `C* STOR name` · `S* 150` · the upload (TLS when `tls`) · `S* 226`; returns the
-/// bytes received.
-pub(super) fn serve_stor(c: &mut Conn, name: &str, tls: bool) -> Result<Vec<u8>, String> {
-    let listener = epsv_after_type(c)?;
-    c.expect(&format!("STOR {name}"))?;
-    c.send("150 Ok to send data.")?;
-    let mut data = listener.accept(c)?;
-    if tls {
-        data.accept_tls()?;
-    }
-    let (bytes, _) = data.read_to_end()?;
-    data.fin();
-    c.send("226 Transfer complete")?;
-    Ok(bytes)
-}
-
-/// Downloads `f` and checks it equals [`CONTENT`].
-pub(super) fn download_content<C: SecureConnection>(
-    client: &mut ftps_core::Client<C>,
-    what: &str,
-) -> Check {
-    let mut file = Vec::new();
-    ok(client.download("f", &mut file), what)?;
-    ensure_eq(file.as_slice(), CONTENT, what)
-}
-
-/// Every `PBSZ` has the argument `0`, and every `PROT` follows a `PBSZ` sent since the last
-/// `AUTH`, `USER` or `REIN` (RFC 4217 §9, SCENARIOS PBSZ-01, PROT-08).
-pub(super) fn pbsz_precedes_prot(record: &Record) -> Check {
-    let mut pbsz = false;
-    for line in commands(record) {
-        let upper = line.to_ascii_uppercase();
-        let verb = upper.split(' ').next().unwrap_or_default();
-        match verb {
-            "AUTH" | "USER" | "REIN" => pbsz = false,
-            "PBSZ" => {
-                ensure_eq(upper.as_str(), "PBSZ 0", "PBSZ argument")?;
-                pbsz = true;
-            }
-            "PROT" => ensure(pbsz, || {
-                format!("{line:?} without a PBSZ since the last AUTH, USER or REIN")
-            })?,
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
-/// How many times exactly `line` was received.
-pub(super) fn count(record: &Record, line: &str) -> usize {
-    record.commands.iter().filter(|(_, c)| c == line).count()
-}
-
-/// Fails if a command was received whose verb, or whole line, is one of `forbidden`
-/// (case-insensitive): `"PASS"` matches any PASS, `"PROT C"` only that line.
-pub(super) fn none_of(record: &Record, forbidden: &[&str]) -> Check {
-    let sent = commands(record);
-    let bad: Vec<_> = sent
-        .iter()
-        .filter(|c| {
-            let verb = c.split(' ').next().unwrap_or_default();
-            forbidden
-                .iter()
-                .any(|f| verb.eq_ignore_ascii_case(f) || c.eq_ignore_ascii_case(f))
-        })
-        .collect();
-    ensure(bad.is_empty(), || {
-        format!("the client sent {bad:?} (all commands: {sent:?})")
-    })
-}
-
-/// Per data connection, whether it had to be TLS: checks the count, the completed handshake
-/// and A2's first byte.
-pub(super) fn data_tls_pattern(record: &Record, expected: &[bool]) -> Check {
-    let seen: Vec<bool> = record.data.iter().map(|d| d.tls).collect();
-    ensure_eq(seen.as_slice(), expected, "TLS on each data connection")?;
-    for (i, (d, tls)) in record.data.iter().zip(expected).enumerate() {
-        ensure(d.tls_error.is_none(), || {
-            format!("data connection {i}: tls error {:?}", d.tls_error)
-        })?;
-        let first = d.first_byte;
-        let fits = if *tls {
-            first == Some(0x16)
-        } else {
-            first != Some(0x16)
-        };
-        ensure(fits, || {
-            format!("A2: data connection {i} starts with {first:?}, tls expected: {tls}")
-        })?;
-    }
-    Ok(())
-}
-
-// ---- the scenarios ----
 
 fn prot_01<C: SecureConnection>(h: &mut Harness<C>) -> Check {
     scripted(
@@ -268,12 +100,7 @@ fn prot_01<C: SecureConnection>(h: &mut Harness<C>) -> Check {
                 format!("expected TYPE I (or PROT C), got {line:?}")
             })?;
             c.send("200 Switching to Binary mode.")?;
-            let listener = epsv_after_type(c)?;
-            c.expect("LIST")?;
-            c.send("150 Here comes the directory listing.")?;
-            let data = listener.accept(c)?;
-            serve_payload(data, false, b"-rw-r--r-- 1 ftp ftp 47 Jan 01 00:00 f\r\n")?;
-            c.send("226 Directory send OK.")?;
+            serve_list(c, false, b"-rw-r--r-- 1 ftp ftp 47 Jan 01 00:00 f\r\n")?;
             let uploaded = serve_stor(c, "f", false)?;
             ensure_eq(uploaded.as_slice(), CONTENT, "uploaded bytes")?;
             noop_ok(c)
@@ -285,17 +112,9 @@ fn prot_01<C: SecureConnection>(h: &mut Harness<C>) -> Check {
                     .connect(h.connector()),
                 "connect",
             )?;
-            ensure_eq(
-                client.data_protection(),
-                ProtectionLevel::Clear,
-                "data level before login",
-            )?;
+            ensure_level(&client, ProtectionLevel::Clear, "data level before login")?;
             ok(client.login("alice", "secret"), "login")?;
-            ensure_eq(
-                client.data_protection(),
-                ProtectionLevel::Clear,
-                "data level after login",
-            )?;
+            ensure_level(&client, ProtectionLevel::Clear, "data level after login")?;
             let lines = ok(client.list(None), "LIST")?;
             ensure_eq(
                 lines,
@@ -303,12 +122,8 @@ fn prot_01<C: SecureConnection>(h: &mut Harness<C>) -> Check {
                 "listing",
             )?;
             let outcome = ok(client.upload("f", &mut &CONTENT[..]), "STOR f")?;
-            ensure_eq(
-                outcome.clean_tls_shutdown(),
-                None,
-                "tls shutdown of a clear upload",
-            )?;
-            ok(client.noop(), "NOOP").map(drop)
+            ensure_shutdown(&outcome, None)?;
+            final_noop(&mut client)
         },
         |record| {
             ensure_eq(count(record, "PROT P"), 0, "PROT P sent")?;
@@ -324,7 +139,7 @@ fn prot_01<C: SecureConnection>(h: &mut Harness<C>) -> Check {
 }
 
 fn prot_02<C: SecureConnection>(h: &mut Harness<C>) -> Check {
-    each_version(|version| {
+    each_version(h, |version| {
         // The normal case: the data handshake, then the content.
         scripted(
             pinned(version),
@@ -340,7 +155,7 @@ fn prot_02<C: SecureConnection>(h: &mut Harness<C>) -> Check {
                 ensure(data.is_some(), || {
                     "no data TLS session reported after a protected download".into()
                 })?;
-                ok(client.noop(), "NOOP").map(drop)
+                final_noop(&mut client)
             },
             |record| {
                 data_tls_pattern(record, &[true])?;
@@ -352,10 +167,7 @@ fn prot_02<C: SecureConnection>(h: &mut Harness<C>) -> Check {
             pinned(version),
             |c| {
                 c.secure_login()?;
-                let listener = epsv_after_type(c)?;
-                c.expect("RETR f")?;
-                c.send("150 Opening BINARY mode data connection for f")?;
-                let mut data = listener.accept(c)?;
+                let mut data = open_retr_after_type(c)?;
                 let first = data.peek_first_byte(Duration::from_secs(2))?;
                 ensure_eq(first, Some(0x16), "A2: the client's first data byte")?;
                 data.write_all(b"cleartext that is not a TLS record\r\n")?;
@@ -364,12 +176,8 @@ fn prot_02<C: SecureConnection>(h: &mut Harness<C>) -> Check {
                 noop_ok(c)
             },
             |server| {
-                let mut client = ok(h.connect_login(server), "connect and login")?;
-                let mut file = Vec::new();
-                let e = err(
-                    client.download("f", &mut file),
-                    "RETR f with cleartext data",
-                )?;
+                let (mut client, e, file) =
+                    login_failed_download(h, server, "f", "RETR f with cleartext data")?;
                 ensure(
                     matches!(
                         e,
@@ -387,7 +195,7 @@ fn prot_02<C: SecureConnection>(h: &mut Harness<C>) -> Check {
                     )
                 })?;
                 ensure_usable(&e, true)?;
-                ok(client.noop(), "NOOP").map(drop)
+                final_noop(&mut client)
             },
             |record| a2_data_protection(record, true),
         )
@@ -408,10 +216,7 @@ fn prot_03<C: SecureConnection>(h: &mut Harness<C>) -> Check {
     }
     scripted(
         ServerOptions::default(),
-        |c| {
-            c.secure_login()?;
-            noop_ok(c)
-        },
+        secure_login_noop,
         |server| {
             let mut client = ok(h.connect_login(server), "connect and login")?;
             for line in ["PROT S", "PROT E", "prot s", "Prot e", "PROT S "] {
@@ -421,27 +226,18 @@ fn prot_03<C: SecureConnection>(h: &mut Harness<C>) -> Check {
                 })?;
                 ensure_usable(&e, true)?;
             }
-            ensure_eq(
-                client.data_protection(),
+            ensure_level(
+                &client,
                 ProtectionLevel::Private,
                 "data level after the refused raw commands",
             )?;
-            ok(client.noop(), "NOOP").map(drop)
+            final_noop(&mut client)
         },
         |record| {
             no_prot_s_or_e(record)?;
-            ensure_eq(
-                commands(record),
-                [
-                    "AUTH TLS",
-                    "USER alice",
-                    "PASS secret",
-                    "PBSZ 0",
-                    "PROT P",
-                    "NOOP",
-                ]
-                .map(String::from)
-                .to_vec(),
+            ensure_login_then(
+                record,
+                &["NOOP"],
                 "commands (nothing sent for the refused raw PROT)",
             )
         },
@@ -472,11 +268,7 @@ fn prot_04<C: SecureConnection>(h: &mut Harness<C>) -> Check {
             |server| {
                 let mut client = ok(h.connect(server), "connect")?;
                 let e = err(client.login("alice", "secret"), "login with PROT P refused")?;
-                ensure(matches!(e, Error::DataProtectionRefused { .. }), || {
-                    format!("expected DataProtectionRefused, got {e:?}")
-                })?;
-                ensure_code(&e, code)?;
-                ensure_usable(&e, true)?;
+                protection_refused(&e, code)?;
                 if code == 431 {
                     let class = e.reply().map(ftps_core::reply::Reply::class);
                     ensure_eq(
@@ -485,19 +277,20 @@ fn prot_04<C: SecureConnection>(h: &mut Harness<C>) -> Check {
                         "class of the 431 refusal",
                     )?;
                 }
-                ensure_eq(
-                    client.data_protection(),
+                ensure_level(
+                    &client,
                     ProtectionLevel::Clear,
                     "data level after the refusal",
                 )?;
                 ok(client.noop(), "NOOP")?;
-                let mut file = Vec::new();
-                let e = err(client.download("f", &mut file), "RETR at the refused level")?;
-                ensure(matches!(e, Error::DataProtectionRefused { .. }), || {
-                    format!("transfer: expected DataProtectionRefused, got {e:?}")
-                })?;
+                let (e, _) = download_fails(&mut client, "f", "RETR at the refused level")?;
+                ensure_kind(
+                    &e,
+                    matches!(e, Error::DataProtectionRefused { .. }),
+                    "DataProtectionRefused for the transfer",
+                )?;
                 ensure_usable(&e, true)?;
-                ok(client.noop(), "NOOP").map(drop)
+                final_noop(&mut client)
             },
             |record| {
                 none_of(
@@ -531,13 +324,9 @@ fn prot_04<C: SecureConnection>(h: &mut Harness<C>) -> Check {
                 "connect with the opt-in",
             )?;
             ok(client.login("alice", "secret"), "login with the opt-in")?;
-            ensure_eq(
-                client.data_protection(),
-                ProtectionLevel::Clear,
-                "reported data level",
-            )?;
+            ensure_level(&client, ProtectionLevel::Clear, "reported data level")?;
             download_content(&mut client, "RETR f at Clear")?;
-            ok(client.noop(), "NOOP").map(drop)
+            final_noop(&mut client)
         },
         |record| {
             ensure_eq(count(record, "PROT P"), 1, "PROT P sent")?;
@@ -548,7 +337,7 @@ fn prot_04<C: SecureConnection>(h: &mut Harness<C>) -> Check {
 }
 
 fn prot_05<C: SecureConnection>(h: &mut Harness<C>) -> Check {
-    each_version(|version| {
+    each_version(h, |version| {
         scripted(
             pinned(version),
             |c| {
@@ -564,18 +353,14 @@ fn prot_05<C: SecureConnection>(h: &mut Harness<C>) -> Check {
                     client.set_data_protection_level(ProtectionLevel::Clear),
                     "PROT C",
                 )?;
-                ensure(matches!(e, Error::DataProtectionRefused { .. }), || {
-                    format!("expected DataProtectionRefused, got {e:?}")
-                })?;
-                ensure_code(&e, 534)?;
-                ensure_usable(&e, true)?;
-                ensure_eq(
-                    client.data_protection(),
+                protection_refused(&e, 534)?;
+                ensure_level(
+                    &client,
                     ProtectionLevel::Private,
                     "data level after the refused PROT C",
                 )?;
                 download_content(&mut client, "RETR f (still Private)")?;
-                ok(client.noop(), "NOOP").map(drop)
+                final_noop(&mut client)
             },
             |record| {
                 ensure_eq(count(record, "PROT C"), 1, "PROT C sent")?;
@@ -607,12 +392,8 @@ fn prot_06<C: SecureConnection>(h: &mut Harness<C>) -> Check {
         },
         |server| {
             let mut client = ok(h.connect_login(server), "login")?;
-            ensure_eq(
-                client.data_protection(),
-                ProtectionLevel::Private,
-                "data level",
-            )?;
-            ok(client.noop(), "NOOP").map(drop)
+            ensure_level(&client, ProtectionLevel::Private, "data level")?;
+            final_noop(&mut client)
         },
         |record| ensure_eq(count(record, "PBSZ 0"), 2, "PBSZ 0 sent"),
     )
@@ -629,19 +410,18 @@ fn prot_06<C: SecureConnection>(h: &mut Harness<C>) -> Check {
             noop_ok(c)
         },
         |server| {
-            let mut client = ok(
-                h.builder(server)
-                    .data_protection(ProtectionLevel::Clear)
-                    .connect(h.connector()),
+            let mut client = connect_login_with(
+                h,
+                server,
+                |b| b.data_protection(ProtectionLevel::Clear),
                 "connect",
             )?;
-            ok(client.login("alice", "secret"), "login")?;
             ok(
                 client.set_data_protection_level(ProtectionLevel::Private),
                 "switch to Private",
             )?;
             download_content(&mut client, "RETR f")?;
-            ok(client.noop(), "NOOP").map(drop)
+            final_noop(&mut client)
         },
         |record| data_tls_pattern(record, &[true]),
     )
@@ -654,21 +434,7 @@ fn prot_06<C: SecureConnection>(h: &mut Harness<C>) -> Check {
             retry(c, NEED_PBSZ)?;
             noop_ok(c)
         },
-        |server| {
-            let mut client = ok(h.connect(server), "connect")?;
-            let e = err(client.login("alice", "secret"), "login with two 503s")?;
-            ensure(matches!(e, Error::Reply { .. }), || {
-                format!("expected a Reply error, got {e:?}")
-            })?;
-            ensure_code(&e, 503)?;
-            ensure_usable(&e, true)?;
-            ensure_eq(
-                client.data_protection(),
-                ProtectionLevel::Clear,
-                "data level",
-            )?;
-            ok(client.noop(), "NOOP").map(drop)
-        },
+        |server| login_refused(h, server, "login with two 503s", 503),
         |record| ensure_eq(count(record, "PROT P"), 2, "PROT P sent"),
     )
     .map_err(|e| format!("second 503: {e}"))
@@ -678,19 +444,16 @@ fn prot_06<C: SecureConnection>(h: &mut Harness<C>) -> Check {
 /// connection decided by `prot` either when the TCP connection is accepted (pyftpdlib) or at
 /// the transfer command (RFC 4217 §10.2).
 fn list_at(c: &mut Conn, accept_time: bool, prot: ProtectionLevel, n: usize) -> Check {
+    let tls = prot == ProtectionLevel::Private;
+    let listing = format!("listing {n}\r\n");
+    if !accept_time {
+        return serve_list(c, tls, listing.as_bytes());
+    }
     let listener = epsv_after_type(c)?;
-    let early = if accept_time {
-        Some((listener.accept(c)?, prot == ProtectionLevel::Private))
-    } else {
-        None
-    };
+    let data = listener.accept(c)?;
     c.expect("LIST")?;
     c.send("150 Here comes the directory listing.")?;
-    let (data, tls) = match early {
-        Some(d) => d,
-        None => (listener.accept(c)?, prot == ProtectionLevel::Private),
-    };
-    serve_payload(data, tls, format!("listing {n}\r\n").as_bytes())?;
+    serve_payload(data, tls, listing.as_bytes())?;
     c.send("226 Directory send OK.")
 }
 
@@ -703,7 +466,7 @@ fn prot_07<C: SecureConnection>(h: &mut Harness<C>) -> Check {
         (Clear, true),
         (Private, false),
     ];
-    each_version(|version| {
+    each_version(h, |version| {
         for accept_time in [false, true] {
             scripted(
                 pinned(version),
@@ -735,17 +498,13 @@ fn prot_07<C: SecureConnection>(h: &mut Harness<C>) -> Check {
                             level_now = level;
                         } else {
                             let e = err(result, &format!("refused PROT {level:?}"))?;
-                            ensure(matches!(e, Error::DataProtectionRefused { .. }), || {
-                                format!("expected DataProtectionRefused, got {e:?}")
-                            })?;
-                            ensure_code(&e, 534)?;
-                            ensure_usable(&e, true)?;
+                            protection_refused(&e, 534)?;
                         }
-                        ensure_eq(client.data_protection(), level_now, "data level")?;
+                        ensure_level(&client, level_now, "data level")?;
                         let lines = ok(client.list(None), &format!("LIST {n}"))?;
                         ensure_eq(lines, vec![format!("listing {n}")], "listing")?;
                     }
-                    ok(client.noop(), "NOOP").map(drop)
+                    final_noop(&mut client)
                 },
                 |record| data_tls_pattern(record, &[false, true, false, false]),
             )
@@ -763,18 +522,20 @@ fn prot_07<C: SecureConnection>(h: &mut Harness<C>) -> Check {
 }
 
 fn prot_08<C: SecureConnection>(h: &mut Harness<C>) -> Check {
-    /// `USER bob` · 331 · `PASS pw` · 230 on a logged-in session.
+    /// `[secure-login]`, then `USER bob` · 331 · `PASS pw` · 230, `PBSZ 0` and `PROT P` again
+    /// (before the transfer, after an optional `TYPE I`), and a protected `RETR f`.
     fn relogin(c: &mut Conn) -> Check {
+        c.secure_login()?;
         c.expect("USER bob")?;
         c.send("331 Previous account information was flushed, send password.")?;
         c.expect("PASS pw")?;
-        c.send("230 Login successful.")
-    }
-    fn reprotect(c: &mut Conn) -> Check {
+        c.send("230 Login successful.")?;
         expect_after_type(c, "PBSZ 0")?;
         c.send("200 PBSZ=0")?;
         expect_after_type(c, "PROT P")?;
-        c.send("200 Protection set to Private")
+        c.send("200 Protection set to Private")?;
+        serve_retr(c, true, CONTENT)?;
+        noop_ok(c)
     }
     let checks = |record: &Record| {
         pbsz_precedes_prot(record)?;
@@ -783,27 +544,17 @@ fn prot_08<C: SecureConnection>(h: &mut Harness<C>) -> Check {
         data_tls_pattern(record, &[true])?;
         a2_data_protection(record, true)
     };
-    each_version(|version| {
+    each_version(h, |version| {
         // a) The typed login again.
         scripted(
             pinned(version),
-            |c| {
-                c.secure_login()?;
-                relogin(c)?;
-                reprotect(c)?;
-                serve_retr(c, true, CONTENT)?;
-                noop_ok(c)
-            },
+            relogin,
             |server| {
                 let mut client = ok(h.connect_login(server), "connect and login")?;
                 ok(client.login("bob", "pw"), "login as bob")?;
-                ensure_eq(
-                    client.data_protection(),
-                    ProtectionLevel::Private,
-                    "data level",
-                )?;
+                ensure_level(&client, ProtectionLevel::Private, "data level")?;
                 download_content(&mut client, "RETR f")?;
-                ok(client.noop(), "NOOP").map(drop)
+                final_noop(&mut client)
             },
             checks,
         )
@@ -811,24 +562,18 @@ fn prot_08<C: SecureConnection>(h: &mut Harness<C>) -> Check {
         // b) USER and PASS through the raw API: PBSZ and PROT go before the next transfer.
         scripted(
             pinned(version),
-            |c| {
-                c.secure_login()?;
-                relogin(c)?;
-                reprotect(c)?;
-                serve_retr(c, true, CONTENT)?;
-                noop_ok(c)
-            },
+            relogin,
             |server| {
                 let mut client = ok(h.connect_login(server), "connect and login")?;
                 ok(client.raw("USER bob"), "raw USER bob")?;
                 ok(client.raw("PASS pw"), "raw PASS")?;
-                ensure_eq(
-                    client.data_protection(),
+                ensure_level(
+                    &client,
                     ProtectionLevel::Clear,
                     "data level known after the new USER",
                 )?;
                 download_content(&mut client, "RETR f")?;
-                ok(client.noop(), "NOOP").map(drop)
+                final_noop(&mut client)
             },
             checks,
         )

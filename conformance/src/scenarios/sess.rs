@@ -15,9 +15,13 @@ use ftps_core::{
     TlsError, TlsErrorKind,
 };
 
-use super::{noop_ok, scripted};
+use super::steps::{noop_ok, open_retr, retr_opened, send_file, type_i, OPENING_F};
+use super::{
+    download_matching, each_supported_version, final_noop, login_failed_download, pattern, pinned,
+    scripted,
+};
 use crate::checks::{
-    a1_nothing_sensitive, a2_data_protection, describe, ensure, ensure_eq, ensure_usable, err,
+    a1_nothing_sensitive, a2_data_protection, describe, ensure, ensure_eq, ensure_usable,
     no_prot_s_or_e, ok, Check,
 };
 use crate::harness::Harness;
@@ -49,7 +53,8 @@ pub(crate) fn scenarios<C: SecureConnection>() -> Vec<Scenario<C>> {
         Scenario {
             id: "SESS-04",
             title: "The server refuses a data handshake that does not resume",
-            needs: &[Capability::Resumption],
+            // What a backend without resumption meets at every vsftpd: it must work for all.
+            needs: &[],
             run: sess_04::<C>,
         },
         Scenario {
@@ -73,26 +78,7 @@ pub(crate) fn scenarios<C: SecureConnection>() -> Vec<Scenario<C>> {
     ]
 }
 
-// ---- helpers shared with the CLOSE group -----------------------------------------------------
-
-/// The TLS versions a TLS-dependent scenario runs with (SCENARIOS §1.4): 1.2, and 1.3 when the
-/// backend declares it.
-pub(crate) fn versions<C: SecureConnection>(h: &Harness<C>) -> Vec<TlsVersion> {
-    let mut all = vec![TlsVersion::Tls12];
-    if h.capabilities().supports(Capability::Tls13) {
-        all.push(TlsVersion::Tls13);
-    }
-    all
-}
-
-/// The name of a version, for failure reasons.
-pub(crate) fn version_name(v: TlsVersion) -> &'static str {
-    match v {
-        TlsVersion::Tls12 => "TLS 1.2",
-        TlsVersion::Tls13 => "TLS 1.3",
-        TlsVersion::Any => "TLS 1.2/1.3",
-    }
-}
+// ---- helpers -------------------------------------------------------------------------------
 
 /// The record's name of a pinned version, as the server reports it.
 fn record_version(v: TlsVersion) -> Option<&'static str> {
@@ -103,45 +89,30 @@ fn record_version(v: TlsVersion) -> Option<&'static str> {
     }
 }
 
-/// Server options pinned to `version`, otherwise the defaults.
-pub(crate) fn pinned(version: TlsVersion) -> ServerOptions {
-    ServerOptions {
-        tls_version: version,
-        ..ServerOptions::default()
-    }
-}
-
-/// `len` bytes of a pattern that differs with `seed`, so a shifted or mixed-up file shows.
-pub(crate) fn pattern(len: usize, seed: u8) -> Vec<u8> {
-    (0..len)
-        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed) ^ ((i >> 8) as u8))
-        .collect()
-}
-
-/// The server side of the first transfer's `TYPE I` (the client sets binary once).
-pub(crate) fn type_i(c: &mut Conn) -> Result<(), String> {
-    c.expect("TYPE I")?;
-    c.send("200 Switching to Binary mode.")
-}
-
-/// `[secure-login]`, `TYPE I`, `[epsv]`, `RETR f`, `150` and the data TCP connection, without
-/// the data handshake.
-pub(crate) fn retr_opened(c: &mut Conn) -> Result<DataConn, String> {
+/// `[secure-login]`, the server's data sessions forgotten (as if the client's session cache had
+/// been cleared: nothing can resume), then `C* TYPE I` · `S* 200` · `[epsv]` · `C* RETR f` ·
+/// `S* 150` · `D tcp`, without the data handshake.
+fn retr_forgotten(c: &mut Conn) -> Result<DataConn, String> {
     c.secure_login()?;
+    c.forget_data_sessions();
     type_i(c)?;
-    let listener = c.epsv()?;
-    c.expect("RETR f")?;
-    c.send("150 Opening BINARY mode data connection for f")?;
-    listener.accept(c)
+    open_retr(c, "f", OPENING_F)
 }
 
-/// The server side of one protected download of `content` that ends properly: close_notify,
-/// FIN, `226`.
-pub(crate) fn send_file(c: &mut Conn, mut data: DataConn, content: &[u8]) -> Result<(), String> {
-    data.write_all(content)?;
-    data.close_notify()?;
-    data.fin();
-    c.send("226 Transfer complete.")
+/// The data handshake on `data`; if it fails, the server closes the data connection, answers
+/// `refusal` and fails the script with `what`.
+fn handshake_or_refuse(
+    c: &mut Conn,
+    mut data: DataConn,
+    refusal: &str,
+    what: &str,
+) -> Result<DataConn, String> {
+    if let Err(e) = data.accept_tls() {
+        data.fin();
+        c.send(refusal)?;
+        return Err(format!("{what}: {e}"));
+    }
+    Ok(data)
 }
 
 /// Fails unless every data connection in `record` did a TLS handshake that resumed.
@@ -292,22 +263,21 @@ fn sess_02<C: SecureConnection>(h: &mut Harness<C>) -> Check {
     scripted(
         options,
         |c| {
-            let mut data = retr_opened(c)?;
-            if let Err(e) = data.accept_tls() {
-                data.fin();
-                c.send("522 SSL connection failed; session reuse required")?;
-                return Err(format!("the first data handshake: {e}"));
-            }
+            let data = retr_opened(c)?;
+            let data = handshake_or_refuse(
+                c,
+                data,
+                "522 SSL connection failed; session reuse required",
+                "the first data handshake",
+            )?;
             send_file(c, data, b"ticket content")?;
             noop_ok(c)
         },
         |server| {
             let mut client = ok(h.connect_login(server), "connect and login")?;
-            let mut got = Vec::new();
-            let outcome = ok(client.download("f", &mut got), "RETR f")?;
-            ensure_eq(got.as_slice(), b"ticket content", "file")?;
+            let outcome = download_matching(&mut client, "f", b"ticket content")?;
             reported_resumed(caps, outcome.data_session(), "RETR")?;
-            ok(client.noop(), "NOOP").map(drop)
+            final_noop(&mut client)
         },
         |record| {
             ensure_eq(
@@ -406,7 +376,7 @@ fn sess_03<C: SecureConnection>(h: &mut Harness<C>) -> Check {
 }
 
 fn sess_04<C: SecureConnection>(h: &mut Harness<C>) -> Check {
-    for version in versions(h) {
+    each_supported_version(h, |version| {
         let options = ServerOptions {
             require_resumption: true,
             ..pinned(version)
@@ -414,14 +384,7 @@ fn sess_04<C: SecureConnection>(h: &mut Harness<C>) -> Check {
         scripted(
             options,
             |c| {
-                c.secure_login()?;
-                // As if the client's session cache had been cleared: nothing can resume.
-                c.forget_data_sessions();
-                type_i(c)?;
-                let listener = c.epsv()?;
-                c.expect("RETR f")?;
-                c.send("150 Opening BINARY mode data connection for f")?;
-                let mut data = listener.accept(c)?;
+                let mut data = retr_forgotten(c)?;
                 let handshake = data.accept_tls();
                 data.fin();
                 c.send("522 SSL connection failed; session reuse required")?;
@@ -431,9 +394,7 @@ fn sess_04<C: SecureConnection>(h: &mut Harness<C>) -> Check {
                 }
             },
             |server| {
-                let mut client = ok(h.connect_login(server), "connect and login")?;
-                let mut got = Vec::new();
-                let e = err(client.download("f", &mut got), "RETR f")?;
+                let (mut client, e, got) = login_failed_download(h, server, "f", "RETR f")?;
                 ensure_usable(&e, true)?;
                 match &e {
                     Error::Tls {
@@ -456,31 +417,28 @@ fn sess_04<C: SecureConnection>(h: &mut Harness<C>) -> Check {
                 ensure(got.is_empty(), || {
                     format!("{} bytes given to the caller", got.len())
                 })?;
-                ok(client.noop(), "NOOP").map(drop)
+                final_noop(&mut client)
             },
             |record| {
                 ensure_eq(record.data.len(), 1, "data connections")?;
                 ensure_eq(record.data[0].resumed, Some(false), "data resumed")
             },
         )
-        .map_err(|e| format!("{}: {e}", version_name(version)))?;
-    }
-    Ok(())
+    })
 }
 
 fn sess_05<C: SecureConnection>(h: &mut Harness<C>) -> Check {
-    for version in versions(h) {
-        let name = version_name(version);
+    each_supported_version(h, |version| {
         sess_05_accepted(h, version, CertChoice::Valid, false)
-            .map_err(|e| format!("{name}, a (same certificate): {e}"))?;
+            .map_err(|e| format!("a (same certificate): {e}"))?;
         sess_05_accepted(h, version, CertChoice::AltValid, true)
-            .map_err(|e| format!("{name}, b (another valid certificate): {e}"))?;
+            .map_err(|e| format!("b (another valid certificate): {e}"))?;
         for bad in [CertChoice::WrongName, CertChoice::SelfSigned] {
             sess_05_refused(h, version, bad)
-                .map_err(|e| format!("{name}, c ({bad:?} certificate): {e}"))?;
+                .map_err(|e| format!("c ({bad:?} certificate): {e}"))?;
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// SESS-05 a and b: the data certificate is accepted; with `full`, the data handshake cannot
@@ -499,30 +457,19 @@ fn sess_05_accepted<C: SecureConnection>(
     scripted(
         options,
         move |c| {
-            let mut data = if full {
-                c.secure_login()?;
-                c.forget_data_sessions();
-                type_i(c)?;
-                let listener = c.epsv()?;
-                c.expect("RETR f")?;
-                c.send("150 Opening BINARY mode data connection for f")?;
-                listener.accept(c)?
+            let data = if full {
+                retr_forgotten(c)?
             } else {
                 retr_opened(c)?
             };
-            if let Err(e) = data.accept_tls() {
-                data.fin();
-                c.send("522 SSL connection failed.")?;
-                return Err(format!("data handshake: {e}"));
-            }
+            let data =
+                handshake_or_refuse(c, data, "522 SSL connection failed.", "data handshake")?;
             send_file(c, data, b"identity")?;
             noop_ok(c)
         },
         |server| {
             let mut client = ok(h.connect_login(server), "connect and login")?;
-            let mut got = Vec::new();
-            let outcome = ok(client.download("f", &mut got), "RETR f")?;
-            ensure_eq(got.as_slice(), b"identity", "file")?;
+            let outcome = download_matching(&mut client, "f", b"identity")?;
             if let Some(der) = outcome
                 .data_session()
                 .and_then(SessionInfo::peer_certificate)
@@ -531,7 +478,7 @@ fn sess_05_accepted<C: SecureConnection>(
                     "the data session reports another certificate than the one presented".into()
                 })?;
             }
-            ok(client.noop(), "NOOP").map(drop)
+            final_noop(&mut client)
         },
         |record| {
             ensure_eq(record.data.len(), 1, "data connections")?;
@@ -556,13 +503,7 @@ fn sess_05_refused<C: SecureConnection>(
     scripted(
         options,
         |c| {
-            c.secure_login()?;
-            c.forget_data_sessions();
-            type_i(c)?;
-            let listener = c.epsv()?;
-            c.expect("RETR f")?;
-            c.send("150 Opening BINARY mode data connection for f")?;
-            let mut data = listener.accept(c)?;
+            let mut data = retr_forgotten(c)?;
             match data.accept_tls() {
                 Ok(_) => {
                     // The client accepted the certificate; the client side reports it.
@@ -577,9 +518,7 @@ fn sess_05_refused<C: SecureConnection>(
             }
         },
         |server| {
-            let mut client = ok(h.connect_login(server), "connect and login")?;
-            let mut got = Vec::new();
-            let e = err(client.download("f", &mut got), "RETR f")?;
+            let (mut client, e, got) = login_failed_download(h, server, "f", "RETR f")?;
             ensure(got.is_empty(), || {
                 format!("{} bytes given to the caller", got.len())
             })?;
@@ -603,7 +542,7 @@ fn sess_05_refused<C: SecureConnection>(
                 other => Err(format!("expected a data certificate error, got {other:?}")),
             }?;
             ensure_usable(&e, true)?;
-            ok(client.noop(), "NOOP").map(drop)
+            final_noop(&mut client)
         },
         same_sni,
     )
@@ -649,7 +588,7 @@ fn same_session(
 }
 
 fn sess_06<C: SecureConnection>(h: &mut Harness<C>) -> Check {
-    for version in versions(h) {
+    each_supported_version(h, |version| {
         let cert = h.pki().cert_der(CertChoice::Valid).to_vec();
         let seen: RefCell<Option<(Option<SessionInfo>, Option<SessionInfo>)>> = RefCell::new(None);
         scripted(
@@ -662,9 +601,7 @@ fn sess_06<C: SecureConnection>(h: &mut Harness<C>) -> Check {
             },
             |server| {
                 let mut client = ok(h.connect_login(server), "connect and login")?;
-                let mut got = Vec::new();
-                let outcome = ok(client.download("f", &mut got), "RETR f")?;
-                ensure_eq(got.as_slice(), b"described", "file")?;
+                let outcome = download_matching(&mut client, "f", b"described")?;
                 ensure_eq(
                     outcome.data_session(),
                     client.last_data_session_info(),
@@ -674,7 +611,7 @@ fn sess_06<C: SecureConnection>(h: &mut Harness<C>) -> Check {
                     client.control_session_info(),
                     client.last_data_session_info().cloned(),
                 ));
-                ok(client.noop(), "NOOP").map(drop)
+                final_noop(&mut client)
             },
             |record| {
                 let (control, data) = seen
@@ -708,9 +645,7 @@ fn sess_06<C: SecureConnection>(h: &mut Harness<C>) -> Check {
                 )
             },
         )
-        .map_err(|e| format!("{}: {e}", version_name(version)))?;
-    }
-    Ok(())
+    })
 }
 
 /// One connector shared by several clients: "two clients built from one configuration".
@@ -744,12 +679,11 @@ impl<C: SecureConnection> SecureConnection for Shared<C> {
 const SESS_07_ROUNDS: usize = 10;
 
 fn sess_07<C: SecureConnection>(h: &mut Harness<C>) -> Check {
-    for version in versions(h) {
-        sess_07_once(h, version).map_err(|e| format!("{}: {e}", version_name(version)))?;
-    }
-    Ok(())
+    each_supported_version(h, |version| sess_07_once(h, version))
 }
 
+/// One SESS-07 run under `version`: two clients from one connector, ten rounds each, every
+/// data connection resuming its own control session.
 fn sess_07_once<C: SecureConnection>(h: &Harness<C>, version: TlsVersion) -> Check {
     let caps = h.capabilities();
     let options = ServerOptions {
