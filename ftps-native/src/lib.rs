@@ -151,7 +151,6 @@ impl NativeTlsConnector {
                     tls,
                     wire,
                     close: CloseTracker::default(),
-                    sent_close: false,
                 })
             }
             // The core sets socket time-outs before the handshake: a read that would block
@@ -291,7 +290,6 @@ pub struct NativeTlsStream {
     tls: native_tls::TlsStream<Socket>,
     wire: Arc<Wire>,
     close: CloseTracker,
-    sent_close: bool,
 }
 
 impl NativeTlsStream {
@@ -334,12 +332,7 @@ impl Read for NativeTlsStream {
 
 impl Write for NativeTlsStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if self.sent_close {
-            return Err(io::Error::new(
-                io::ErrorKind::BrokenPipe,
-                "close_notify already sent",
-            ));
-        }
+        self.close.check_writable()?;
         self.wire.clear_error();
         let result = self.tls.write(buf);
         self.normalise(result)
@@ -355,7 +348,9 @@ impl Write for NativeTlsStream {
 impl SecureStream for NativeTlsStream {
     /// Sends close_notify without waiting for the peer's.
     fn send_close_notify(&mut self) -> io::Result<()> {
-        self.sent_close = true;
+        if self.close.mark_sent() {
+            return Ok(());
+        }
         self.wire.clear_error();
         let result = self.tls.shutdown();
         self.normalise(result)

@@ -27,7 +27,7 @@ use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use ftps_core::tls::framing::{CloseTracker, RecordFraming};
+use ftps_core::tls::framing::{CloseTracker, FramedTcp};
 use ftps_core::{
     Capabilities, Capability, CloseState, SecureConnection, SecureStream, ServerName, SessionInfo,
     TlsError, TlsErrorKind,
@@ -117,11 +117,7 @@ impl OpenSslConnector {
         // DNS names are sent as SNI and checked against DNS SANs; IP literals are not sent and
         // are checked against IP SANs (`into_ssl` parses the name and calls `set_ip`).
         let ssl = config.into_ssl(&server.to_string()).map_err(stack_error)?;
-        let socket = Socket {
-            tcp,
-            framing: RecordFraming::default(),
-        };
-        let mut stream = SslStream::new(ssl, socket).map_err(stack_error)?;
+        let mut stream = SslStream::new(ssl, FramedTcp::new(tcp)).map_err(stack_error)?;
         if let Err(e) = stream.connect() {
             return Err(map_error(e, stream.ssl()));
         }
@@ -142,7 +138,6 @@ impl OpenSslConnector {
             slot,
             seen_id,
             close: CloseTracker::default(),
-            sent_close: false,
         })
     }
 }
@@ -222,30 +217,6 @@ impl SessionSlot {
     }
 }
 
-/// The socket as OpenSSL sees it: reads stop at the end of each TLS record, whatever OpenSSL
-/// asks for (even with read-ahead on), so nothing past a close_notify leaves the socket.
-#[derive(Debug)]
-struct Socket {
-    tcp: TcpStream,
-    framing: RecordFraming,
-}
-
-impl Read for Socket {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.framing.reader(&self.tcp).read(buf)
-    }
-}
-
-impl Write for Socket {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&self.tcp).write(buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        (&self.tcp).flush()
-    }
-}
-
 /// A TLS client stream over a [`TcpStream`], produced by [`OpenSslConnector`].
 ///
 /// OpenSSL reads the socket one TLS record at a time, so after the peer's close_notify no byte
@@ -253,12 +224,11 @@ impl Write for Socket {
 /// arrive on any stream of a control connection (TLS 1.3 tickets) go into that control
 /// connection's slot when the stream is read.
 pub struct OpenSslStream {
-    ssl: SslStream<Socket>,
+    ssl: SslStream<FramedTcp>,
     slot: Arc<SessionSlot>,
     /// The ID of the session this stream last saw, so each new ticket is stored once.
     seen_id: Vec<u8>,
     close: CloseTracker,
-    sent_close: bool,
 }
 
 impl fmt::Debug for OpenSslStream {
@@ -266,7 +236,6 @@ impl fmt::Debug for OpenSslStream {
         f.debug_struct("OpenSslStream")
             .field("ssl", &self.ssl)
             .field("close", &self.close)
-            .field("sent_close", &self.sent_close)
             .finish_non_exhaustive()
     }
 }
@@ -325,12 +294,7 @@ impl Read for OpenSslStream {
 
 impl Write for OpenSslStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if self.sent_close {
-            return Err(io::Error::new(
-                io::ErrorKind::BrokenPipe,
-                "close_notify already sent",
-            ));
-        }
+        self.close.check_writable()?;
         self.ssl.ssl_write(buf).map_err(|e| self.io_error(e))
     }
 
@@ -341,11 +305,10 @@ impl Write for OpenSslStream {
 
 impl SecureStream for OpenSslStream {
     fn send_close_notify(&mut self) -> io::Result<()> {
-        if self.sent_close {
+        if self.close.mark_sent() {
             // A second SSL_shutdown would wait for the peer's close_notify.
             return Ok(());
         }
-        self.sent_close = true;
         match self.ssl.shutdown() {
             Ok(_) => Ok(()),
             Err(e) => Err(self.io_error(e)),
@@ -361,19 +324,12 @@ impl SecureStream for OpenSslStream {
     /// is still in the socket. The TCP stream handed back is a clone of OpenSSL's, which is
     /// closed when the TLS state is freed.
     fn unwrap_tcp(self) -> Result<(TcpStream, Vec<u8>), TlsError> {
-        if self.close.state() != CloseState::CleanClose
-            || !self.sent_close
-            || !self.ssl.get_ref().framing.at_record_boundary()
-        {
-            return Err(TlsError::new(
-                TlsErrorKind::Other,
-                "unwrap needs a completed close_notify exchange",
-            ));
-        }
+        self.close
+            .check_unwrap(self.ssl.get_ref().at_record_boundary())?;
         let tcp = self
             .ssl
             .get_ref()
-            .tcp
+            .get_ref()
             .try_clone()
             .map_err(TlsError::from_io)?;
         log::debug!("tls stream unwrapped after close_notify exchange");
@@ -395,7 +351,7 @@ impl SecureStream for OpenSslStream {
     }
 
     fn tcp(&self) -> &TcpStream {
-        &self.ssl.get_ref().tcp
+        self.ssl.get_ref().get_ref()
     }
 }
 

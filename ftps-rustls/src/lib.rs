@@ -147,7 +147,6 @@ pub struct RustlsStream {
     config: Arc<ClientConfig>,
     framing: RecordFraming,
     close: CloseTracker,
-    sent_close: bool,
 }
 
 impl RustlsStream {
@@ -164,7 +163,6 @@ impl RustlsStream {
             config,
             framing: RecordFraming::default(),
             close: CloseTracker::default(),
-            sent_close: false,
         };
         stream.handshake()?;
         log::debug!(
@@ -238,12 +236,7 @@ impl Read for RustlsStream {
 
 impl Write for RustlsStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if self.sent_close {
-            return Err(io::Error::new(
-                io::ErrorKind::BrokenPipe,
-                "close_notify already sent",
-            ));
-        }
+        self.close.check_writable()?;
         let n = self.conn.writer().write(buf)?;
         self.write_pending()?;
         Ok(n)
@@ -257,8 +250,9 @@ impl Write for RustlsStream {
 
 impl SecureStream for RustlsStream {
     fn send_close_notify(&mut self) -> io::Result<()> {
-        self.conn.send_close_notify();
-        self.sent_close = true;
+        if !self.close.mark_sent() {
+            self.conn.send_close_notify();
+        }
         self.write_pending()
     }
 
@@ -270,15 +264,8 @@ impl SecureStream for RustlsStream {
     /// stream never reads past the end of a record, nothing follows the close_notify in rustls'
     /// buffers, so the returned leftover is always empty: every later byte is still in the socket.
     fn unwrap_tcp(self) -> Result<(TcpStream, Vec<u8>), TlsError> {
-        if self.close.state() != CloseState::CleanClose
-            || !self.sent_close
-            || self.conn.wants_write()
-        {
-            return Err(TlsError::new(
-                TlsErrorKind::Other,
-                "unwrap needs a completed close_notify exchange",
-            ));
-        }
+        self.close
+            .check_unwrap(!self.conn.wants_write() && self.framing.at_record_boundary())?;
         log::debug!("tls stream unwrapped after close_notify exchange");
         Ok((self.tcp, Vec::new()))
     }

@@ -4,13 +4,16 @@
 //!   through it never takes bytes past the record it is on. After the peer's close_notify the
 //!   cleartext that follows (after `CCC`) is still in the socket: that is what makes
 //!   [`SecureStream::unwrap_tcp`](super::SecureStream::unwrap_tcp) exact.
-//! * [`CloseTracker`]: turns the results of a TLS stream's reads into a [`CloseState`], with the
-//!   one EOF semantics every backend must have.
+//! * [`FramedTcp`]: a [`TcpStream`] whose reads go through a [`RecordReader`], for TLS libraries
+//!   that take a `Read + Write` stream (openssl, native-tls).
+//! * [`CloseTracker`]: the close bookkeeping every backend needs: turns the results of a TLS
+//!   stream's reads into a [`CloseState`] with the one EOF semantics every backend must have,
+//!   refuses writes after our close_notify, and says when unwrapping is allowed.
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::net::TcpStream;
 
-use super::CloseState;
+use super::{CloseState, TlsError, TlsErrorKind};
 
 /// The length of a TLS record header: content type, version, length (RFC 8446 §5.1).
 const HEADER_LEN: usize = 5;
@@ -65,6 +68,54 @@ impl Read for RecordReader<'_> {
     }
 }
 
+/// A [`TcpStream`] read one TLS record at a time, written straight through.
+#[derive(Debug)]
+pub struct FramedTcp {
+    tcp: TcpStream,
+    framing: RecordFraming,
+}
+
+impl FramedTcp {
+    /// Wraps `tcp`, at a record boundary.
+    pub fn new(tcp: TcpStream) -> Self {
+        FramedTcp {
+            tcp,
+            framing: RecordFraming::default(),
+        }
+    }
+
+    /// The TCP stream.
+    pub fn get_ref(&self) -> &TcpStream {
+        &self.tcp
+    }
+
+    /// Whether no record is half read.
+    pub fn at_record_boundary(&self) -> bool {
+        self.framing.at_record_boundary()
+    }
+
+    /// The TCP stream, giving up the framing state.
+    pub fn into_inner(self) -> TcpStream {
+        self.tcp
+    }
+}
+
+impl Read for FramedTcp {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.framing.reader(&self.tcp).read(buf)
+    }
+}
+
+impl Write for FramedTcp {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&self.tcp).write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        (&self.tcp).flush()
+    }
+}
+
 /// Tracks how the peer ended a TLS stream from the results of its reads: `Ok(0)` on a
 /// non-empty buffer is the peer's close_notify ([`CloseState::CleanClose`]); an
 /// [`io::ErrorKind::UnexpectedEof`] is a TCP EOF without it ([`CloseState::Truncated`]).
@@ -74,12 +125,14 @@ impl Read for RecordReader<'_> {
 #[derive(Clone, Copy, Debug)]
 pub struct CloseTracker {
     state: CloseState,
+    sent: bool,
 }
 
 impl Default for CloseTracker {
     fn default() -> Self {
         CloseTracker {
             state: CloseState::Open,
+            sent: false,
         }
     }
 }
@@ -100,6 +153,40 @@ impl CloseTracker {
     /// The state so far.
     pub fn state(&self) -> CloseState {
         self.state
+    }
+
+    /// Records that our close_notify was sent; returns whether it had been sent before (a
+    /// second one must not be sent).
+    pub fn mark_sent(&mut self) -> bool {
+        std::mem::replace(&mut self.sent, true)
+    }
+
+    /// Whether our close_notify was sent.
+    pub fn sent(&self) -> bool {
+        self.sent
+    }
+
+    /// `Err(BrokenPipe)` once our close_notify was sent: no data may follow it.
+    pub fn check_writable(&self) -> io::Result<()> {
+        if self.sent {
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "close_notify already sent",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether the stream may be unwrapped: the peer's close_notify was read, ours was sent, and
+    /// (`nothing_pending`) the backend holds no half-read or unsent TLS bytes.
+    pub fn check_unwrap(&self, nothing_pending: bool) -> Result<(), TlsError> {
+        if self.state == CloseState::CleanClose && self.sent && nothing_pending {
+            return Ok(());
+        }
+        Err(TlsError::new(
+            TlsErrorKind::Other,
+            "unwrap needs a completed close_notify exchange",
+        ))
     }
 }
 
@@ -146,5 +233,22 @@ mod tests {
             .observe(10, Err(io::ErrorKind::UnexpectedEof.into()))
             .is_err());
         assert_eq!(t.state(), CloseState::Truncated);
+    }
+
+    #[test]
+    fn writes_stop_and_unwrap_starts_with_the_close_notify_exchange() {
+        let mut t = CloseTracker::default();
+        assert!(t.check_writable().is_ok());
+        assert!(t.check_unwrap(true).is_err());
+        assert!(!t.mark_sent());
+        assert!(t.mark_sent(), "a second close_notify is reported");
+        assert_eq!(
+            t.check_writable().unwrap_err().kind(),
+            io::ErrorKind::BrokenPipe
+        );
+        assert!(t.check_unwrap(true).is_err(), "the peer's close_notify is missing");
+        t.observe(8, Ok(0)).unwrap();
+        assert!(t.check_unwrap(false).is_err(), "bytes still pending");
+        assert!(t.check_unwrap(true).is_ok());
     }
 }
