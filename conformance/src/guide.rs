@@ -28,7 +28,8 @@
 //!    `TimedOut`.
 //! 4. **`send_close_notify`** queues and flushes the alert; later writes fail.
 //! 5. **`unwrap_tcp`**, after a close_notify exchange, hands back the TCP stream and any bytes
-//!    read past the peer's close_notify, losing none (for `CCC`). Feeding the TLS library through
+//!    read past the peer's close_notify, losing none (for `CCC`). The stream object stays
+//!    alive, untouched, as the session later data connections resume. Feeding the TLS library through
 //!    [`framing::RecordFraming`] guarantees nothing past the record is read at all.
 //! 6. **`session_info`** reports version, cipher, resumption and the peer certificate where the
 //!    library tells them, and `None` where it does not. Never guess.

@@ -39,8 +39,8 @@ impl SecureStream for Never {
     fn close_state(&self) -> CloseState {
         match *self {}
     }
-    fn unwrap_tcp(self) -> Result<(TcpStream, Vec<u8>), TlsError> {
-        match self {}
+    fn unwrap_tcp(&mut self) -> Result<(TcpStream, Vec<u8>), TlsError> {
+        match *self {}
     }
     fn session_info(&self) -> SessionInfo {
         match *self {}

@@ -362,7 +362,7 @@ impl SecureStream for NativeTlsStream {
 
     /// Always an error of kind [`TlsErrorKind::Unsupported`]: native-tls cannot hand the
     /// socket back (capability `unwrap` is not declared).
-    fn unwrap_tcp(self) -> Result<(TcpStream, Vec<u8>), TlsError> {
+    fn unwrap_tcp(&mut self) -> Result<(TcpStream, Vec<u8>), TlsError> {
         Err(TlsError::new(
             TlsErrorKind::Unsupported,
             "native-tls cannot hand back the tcp stream after close_notify",

@@ -321,9 +321,9 @@ impl SecureStream for OpenSslStream {
 
     /// Needs the peer's close_notify read (a `read` returned `Ok(0)`) and ours sent. OpenSSL never
     /// got a byte past the close_notify record, so the leftover is always empty: every later byte
-    /// is still in the socket. The TCP stream handed back is a clone of OpenSSL's, which is
-    /// closed when the TLS state is freed.
-    fn unwrap_tcp(self) -> Result<(TcpStream, Vec<u8>), TlsError> {
+    /// is still in the socket. The TCP stream handed back is a clone of OpenSSL's; the stream
+    /// keeps its own for the session's lifetime and never uses it again.
+    fn unwrap_tcp(&mut self) -> Result<(TcpStream, Vec<u8>), TlsError> {
         self.close
             .check_unwrap(self.ssl.get_ref().at_record_boundary())?;
         let tcp = self

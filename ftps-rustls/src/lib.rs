@@ -263,11 +263,12 @@ impl SecureStream for RustlsStream {
     /// Needs the peer's close_notify read (a `read` returned `Ok(0)`) and ours sent. Since the
     /// stream never reads past the end of a record, nothing follows the close_notify in rustls'
     /// buffers, so the returned leftover is always empty: every later byte is still in the socket.
-    fn unwrap_tcp(self) -> Result<(TcpStream, Vec<u8>), TlsError> {
+    fn unwrap_tcp(&mut self) -> Result<(TcpStream, Vec<u8>), TlsError> {
         self.close
             .check_unwrap(!self.conn.wants_write() && self.framing.at_record_boundary())?;
+        let tcp = self.tcp.try_clone().map_err(TlsError::from_io)?;
         log::debug!("tls stream unwrapped after close_notify exchange");
-        Ok((self.tcp, Vec::new()))
+        Ok((tcp, Vec::new()))
     }
 
     fn session_info(&self) -> SessionInfo {

@@ -87,7 +87,7 @@ impl<S: SecureStream> SecureStream for DelegatingStream<S> {
         self.inner.close_state()
     }
 
-    fn unwrap_tcp(self) -> Result<(TcpStream, Vec<u8>), TlsError> {
+    fn unwrap_tcp(&mut self) -> Result<(TcpStream, Vec<u8>), TlsError> {
         self.inner.unwrap_tcp()
     }
 

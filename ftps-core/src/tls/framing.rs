@@ -126,6 +126,7 @@ impl Write for FramedTcp {
 pub struct CloseTracker {
     state: CloseState,
     sent: bool,
+    unwrapped: bool,
 }
 
 impl Default for CloseTracker {
@@ -133,6 +134,7 @@ impl Default for CloseTracker {
         CloseTracker {
             state: CloseState::Open,
             sent: false,
+            unwrapped: false,
         }
     }
 }
@@ -177,10 +179,18 @@ impl CloseTracker {
         Ok(())
     }
 
-    /// Whether the stream may be unwrapped: the peer's close_notify was read, ours was sent, and
-    /// (`nothing_pending`) the backend holds no half-read or unsent TLS bytes.
-    pub fn check_unwrap(&self, nothing_pending: bool) -> Result<(), TlsError> {
+    /// Whether the stream may be unwrapped now: the peer's close_notify was read, ours was
+    /// sent, (`nothing_pending`) the backend holds no half-read or unsent TLS bytes, and it was
+    /// not unwrapped before. On `Ok` the stream counts as unwrapped.
+    pub fn check_unwrap(&mut self, nothing_pending: bool) -> Result<(), TlsError> {
+        if self.unwrapped {
+            return Err(TlsError::new(
+                TlsErrorKind::Other,
+                "the stream was already unwrapped",
+            ));
+        }
         if self.state == CloseState::CleanClose && self.sent && nothing_pending {
+            self.unwrapped = true;
             return Ok(());
         }
         Err(TlsError::new(
@@ -246,9 +256,13 @@ mod tests {
             t.check_writable().unwrap_err().kind(),
             io::ErrorKind::BrokenPipe
         );
-        assert!(t.check_unwrap(true).is_err(), "the peer's close_notify is missing");
+        assert!(
+            t.check_unwrap(true).is_err(),
+            "the peer's close_notify is missing"
+        );
         t.observe(8, Ok(0)).unwrap();
         assert!(t.check_unwrap(false).is_err(), "bytes still pending");
         assert!(t.check_unwrap(true).is_ok());
+        assert!(t.check_unwrap(true).is_err(), "only once");
     }
 }

@@ -61,15 +61,17 @@ pub trait SecureStream: Read + Write + Send + 'static {
     /// Whether the peer ended the TLS stream, and how.
     fn close_state(&self) -> CloseState;
 
-    /// After a close_notify exchange, hands back the TCP stream together with any bytes that
-    /// were read from the socket past the peer's close_notify (they belong to the cleartext
-    /// protocol that follows, as after `CCC`).
+    /// After a close_notify exchange, hands back the TCP stream (a handle to the same socket)
+    /// together with any bytes that were read from the socket past the peer's close_notify
+    /// (they belong to the cleartext protocol that follows, as after `CCC`).
+    ///
+    /// The stream itself stays alive as the control session that later data connections resume
+    /// through [`SecureConnection::secure_data`] (RFC 4217 §6: data stays protected after
+    /// `CCC`); it must never touch the socket again, and a second unwrap fails.
     ///
     /// Backends that cannot do this without losing bytes declare
     /// [`Capability::Unwrap`] as unsupported and return a [`TlsErrorKind::Unsupported`] error.
-    fn unwrap_tcp(self) -> Result<(TcpStream, Vec<u8>), TlsError>
-    where
-        Self: Sized;
+    fn unwrap_tcp(&mut self) -> Result<(TcpStream, Vec<u8>), TlsError>;
 
     /// A description of the negotiated session.
     fn session_info(&self) -> SessionInfo;
