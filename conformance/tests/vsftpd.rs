@@ -11,7 +11,9 @@
 use std::io::{Read, Write};
 
 use ftps_conformance::real::{enabled, RealServer};
-use ftps_core::{Client, ClientBuilder, Error, SecureConnection, TlsErrorKind};
+use ftps_core::{
+    Client, ClientBuilder, DataConnectionMode, Error, Mode, SecureConnection, TlsErrorKind,
+};
 use libtest_mimic::{Arguments, Failed, Trial};
 use sha2::{Digest, Sha256};
 
@@ -51,7 +53,20 @@ fn main() -> std::process::ExitCode {
             .with_kind("real-server"),
         );
     }
+    trials.push(mode_trial("rustls_implicit_and_active_modes", |ca| {
+        ftps_rustls::RustlsConnector::trusting(ca).expect("valid CA")
+    }));
+    #[cfg(feature = "openssl")]
+    trials.push(mode_trial("openssl_implicit_and_active_modes", |ca| {
+        ftps_openssl::OpenSslConnector::trusting(ca).expect("valid CA")
+    }));
     libtest_mimic::run(&args, trials).exit_code()
+}
+
+fn mode_trial<C: SecureConnection>(name: &'static str, make: Make<C>) -> Trial {
+    Trial::test(name, move || modes(make).map_err(Failed::from))
+        .with_ignored_flag(!enabled())
+        .with_kind("real-server")
 }
 
 fn trial<C: SecureConnection>(
@@ -67,9 +82,16 @@ fn trial<C: SecureConnection>(
 }
 
 fn connect<C: SecureConnection>(server: &RealServer, make: Make<C>) -> Result<Client<C>, String> {
+    connect_with(server, make, |b| b)
+}
+
+fn connect_with<C: SecureConnection>(
+    server: &RealServer,
+    make: Make<C>,
+    tweak: impl FnOnce(ClientBuilder) -> ClientBuilder,
+) -> Result<Client<C>, String> {
     let connector = make(&server.ca_der()?);
-    let mut client = ClientBuilder::new("localhost")
-        .port(server.port())
+    let mut client = tweak(ClientBuilder::new("localhost").port(server.port()))
         .connect(connector)
         .map_err(|e| format!("connect: {e:?}"))?;
     let (user, password) = server.credentials();
@@ -178,7 +200,18 @@ fn exercise<C: SecureConnection>(server: &RealServer, make: Make<C>) -> Result<(
     })?;
 
     // 30 small transfers in a row, alternating, every data connection resumed.
-    for i in 0..SMALL_ROUNDS {
+    small_rounds(&mut client, SMALL_ROUNDS)?;
+    let names = client.nlst(None).map_err(|e| format!("NLST: {e:?}"))?;
+    check(names.len() > SMALL_ROUNDS, || {
+        format!("NLST gave {} names", names.len())
+    })?;
+    client.quit().map_err(|e| format!("QUIT: {e:?}"))?;
+    Ok(())
+}
+
+/// `rounds` uploads, each downloaded back and compared, every data connection resumed.
+fn small_rounds<C: SecureConnection>(client: &mut Client<C>, rounds: usize) -> Result<(), String> {
+    for i in 0..rounds {
         let name = format!("small-{i}.txt");
         let body = content(1000 + i * 37, i as u64 + 7);
         let mut upload = client
@@ -204,11 +237,32 @@ fn exercise<C: SecureConnection>(server: &RealServer, make: Make<C>) -> Result<(
         resumed(&outcome, &name)?;
         check(back == body, || format!("{name} came back different"))?;
     }
-    let names = client.nlst(None).map_err(|e| format!("NLST: {e:?}"))?;
-    check(names.len() > SMALL_ROUNDS, || {
-        format!("NLST gave {} names", names.len())
-    })?;
-    client.quit().map_err(|e| format!("QUIT: {e:?}"))?;
+    Ok(())
+}
+
+/// Implicit FTPS (TLS before the greeting) and active mode (the server connects; the client
+/// is still the TLS client, RFC 4217 §7): a listing and five round trips each, all resumed.
+fn modes<C: SecureConnection>(make: Make<C>) -> Result<(), String> {
+    let implicit = RealServer::start("vsftpd", &["--implicit"])?;
+    let mut client = connect_with(&implicit, make, |b| b.mode(Mode::Implicit))
+        .map_err(|e| format!("implicit: {e}"))?;
+    client
+        .list(None)
+        .map_err(|e| format!("implicit LIST: {e:?}"))?;
+    small_rounds(&mut client, 5).map_err(|e| format!("implicit: {e}"))?;
+    client.quit().map_err(|e| format!("implicit QUIT: {e:?}"))?;
+    drop(implicit);
+
+    let explicit = RealServer::start("vsftpd", &["--tls13"])?;
+    let mut client = connect_with(&explicit, make, |b| {
+        b.data_connection_mode(DataConnectionMode::Active)
+    })
+    .map_err(|e| format!("active: {e}"))?;
+    client
+        .list(None)
+        .map_err(|e| format!("active LIST: {e:?}"))?;
+    small_rounds(&mut client, 5).map_err(|e| format!("active: {e}"))?;
+    client.quit().map_err(|e| format!("active QUIT: {e:?}"))?;
     Ok(())
 }
 
