@@ -1,7 +1,10 @@
 //! Parsers for the structured replies and listings of the FTP extensions: MLSD/MLST facts
 //! ([RFC 3659 §7](https://www.rfc-editor.org/rfc/rfc3659#section-7)), the FEAT listing
 //! ([RFC 2389 §3](https://www.rfc-editor.org/rfc/rfc2389#section-3)), and the SIZE and MDTM
-//! replies ([RFC 3659 §3 and §4](https://www.rfc-editor.org/rfc/rfc3659#section-3)).
+//! replies ([RFC 3659 §3 and §4](https://www.rfc-editor.org/rfc/rfc3659#section-3)), and in
+//! [`list`] the LIST output of Unix and DOS style servers.
+
+pub mod list;
 
 use std::fmt;
 
@@ -52,6 +55,62 @@ impl Entry {
     /// The `modify` fact, as given (`YYYYMMDDHHMMSS[.sss]`; see [`parse_mdtm`]).
     pub fn modified(&self) -> Option<&str> {
         self.fact("modify")
+    }
+
+    /// The `modify` fact as a time in UTC, if it is a valid time-val (RFC 3659 §2.3).
+    pub fn modify_time(&self) -> Option<ModTime> {
+        parse_mdtm(self.fact("modify")?)
+    }
+
+    /// The `create` fact as a time in UTC, if it is a valid time-val.
+    pub fn create_time(&self) -> Option<ModTime> {
+        parse_mdtm(self.fact("create")?)
+    }
+
+    /// The `perm` fact, as given: the letters `a c d e f l m p r w` of RFC 3659 §7.5.5.
+    pub fn perm(&self) -> Option<&str> {
+        self.fact("perm")
+    }
+
+    /// Whether the `perm` fact contains `letter` (compared case-insensitively); `None` when
+    /// there is no `perm` fact, so "not granted" and "not said" stay apart.
+    pub fn has_perm(&self, letter: char) -> Option<bool> {
+        self.perm()
+            .map(|p| p.chars().any(|c| c.eq_ignore_ascii_case(&letter)))
+    }
+
+    /// The `unique` fact: an identifier of the file or directory on the server (§7.5.2).
+    pub fn unique(&self) -> Option<&str> {
+        self.fact("unique")
+    }
+
+    /// The facts that RFC 3659 §7.5 does not define (local `x.` facts, `UNIX.mode`, ...), in
+    /// the order given, kept as raw pairs.
+    pub fn other_facts(&self) -> impl Iterator<Item = (&str, &str)> {
+        const STANDARD: [&str; 9] = [
+            "size",
+            "modify",
+            "create",
+            "type",
+            "unique",
+            "perm",
+            "lang",
+            "media-type",
+            "charset",
+        ];
+        self.facts
+            .iter()
+            .filter(|(n, _)| !STANDARD.contains(&n.as_str()))
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    /// Whether this is the listed directory itself (`cdir`) or its parent (`pdir`), which a
+    /// caller walking a tree usually skips.
+    pub fn is_self_or_parent(&self) -> bool {
+        matches!(
+            self.kind(),
+            Some(EntryKind::CurrentDir | EntryKind::ParentDir)
+        )
     }
 }
 
@@ -143,6 +202,25 @@ pub fn parse_mlsx_line(line: &[u8]) -> Result<Entry, ListingError> {
         name: FtpPath::new(name),
         facts,
     })
+}
+
+/// Parses the data of an MLSD listing: one result per non-empty line (LF or CR LF ends a
+/// line; lines may be of any length). A malformed line gives an error for that entry only and
+/// never fails the listing (SCENARIOS EXT-03).
+///
+/// ```
+/// use ftps_core::listing::parse_mlsd;
+/// let entries = parse_mlsd(b"type=dir; sub\r\nbroken\r\ntype=file;size=3; f\r\n");
+/// assert_eq!(entries.len(), 3);
+/// assert!(entries[1].is_err());
+/// assert_eq!(entries[2].as_ref().unwrap().size(), Some(3));
+/// ```
+pub fn parse_mlsd(data: &[u8]) -> Vec<Result<Entry, ListingError>> {
+    data.split(|b| *b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .filter(|l| !l.is_empty())
+        .map(parse_mlsx_line)
+        .collect()
 }
 
 /// Parses one entry line of an MLST reply: a space, then the same format as an MLSD line
@@ -401,320 +479,4 @@ pub fn parse_mdtm(text: &str) -> Option<ModTime> {
 }
 
 #[cfg(test)]
-mod tests {
-    use rstest::rstest;
-
-    use super::*;
-
-    fn pairs(entry: &Entry) -> Vec<(&str, &str)> {
-        entry
-            .facts
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-            .collect()
-    }
-
-    // EXT-03, MLSD lines
-    #[test]
-    fn mlsd_lines() {
-        let cdir = parse_mlsx_line(b"type=cdir;modify=20240101000000; .").unwrap();
-        assert_eq!(cdir.name.as_bytes(), b".");
-        assert_eq!(cdir.kind(), Some(EntryKind::CurrentDir));
-        assert_eq!(cdir.modified(), Some("20240101000000"));
-        let pdir = parse_mlsx_line(b"type=pdir;modify=20240101000000; ..").unwrap();
-        assert_eq!(pdir.name.as_bytes(), b"..");
-        assert_eq!(pdir.kind(), Some(EntryKind::ParentDir));
-
-        let file = parse_mlsx_line(b"Type=file;Size=0;unique=A1; name with  spaces;and;semicolons")
-            .unwrap();
-        assert_eq!(file.name.as_bytes(), b"name with  spaces;and;semicolons");
-        assert_eq!(
-            pairs(&file),
-            [("type", "file"), ("size", "0"), ("unique", "A1")]
-        );
-        assert_eq!(file.kind(), Some(EntryKind::File));
-        assert_eq!(file.size(), Some(0));
-        assert_eq!(file.fact("UNIQUE"), Some("A1"));
-        assert_eq!(file.fact("Size"), Some("0"));
-        assert_eq!(file.modified(), None);
-
-        let dir = parse_mlsx_line(b"type=dir; sub").unwrap();
-        assert_eq!(dir.kind(), Some(EntryKind::Dir));
-        assert_eq!(dir.name.as_bytes(), b"sub");
-
-        let bare = parse_mlsx_line(b" onlyname").unwrap();
-        assert_eq!(bare.name.as_bytes(), b"onlyname");
-        assert!(bare.facts.is_empty());
-        assert_eq!(bare.kind(), None);
-        assert_eq!(bare.size(), None);
-
-        let desc = "a".repeat(10 * 1024);
-        let long = format!("type=file;size=12;x.desc={desc}; long");
-        let long = parse_mlsx_line(long.as_bytes()).unwrap();
-        assert_eq!(long.name.as_bytes(), b"long");
-        assert_eq!(long.fact("x.desc"), Some(desc.as_str()));
-        assert_eq!(long.size(), Some(12));
-    }
-
-    // EXT-03, MLST
-    #[test]
-    fn mlst_entry_line() {
-        let entry =
-            parse_mlst_line(b" type=file;size=4161;Modify=19970214165800;perm=r; dir/f").unwrap();
-        assert_eq!(entry.name.as_bytes(), b"dir/f");
-        assert_eq!(
-            pairs(&entry),
-            [
-                ("type", "file"),
-                ("size", "4161"),
-                ("modify", "19970214165800"),
-                ("perm", "r")
-            ]
-        );
-        assert_eq!(entry.size(), Some(4161));
-        assert_eq!(
-            parse_mdtm(entry.modified().unwrap()).unwrap().to_string(),
-            "1997-02-14T16:58:00.000Z"
-        );
-        let bare = parse_mlst_line(b"  /only/name").unwrap();
-        assert_eq!(bare.name.as_bytes(), b"/only/name");
-        assert!(bare.facts.is_empty());
-    }
-
-    #[test]
-    fn mlsx_details() {
-        let entry = parse_mlsx_line(b"type=OS.unix=symlink;perm=; caf\xE9\r\n").unwrap();
-        assert_eq!(entry.name.as_bytes(), b"caf\xE9");
-        assert_eq!(entry.kind(), Some(EntryKind::Link));
-        assert_eq!(entry.fact("perm"), Some(""));
-        let other = parse_mlsx_line(b"type=OS.unix=chr-13/29; tty").unwrap();
-        assert_eq!(
-            other.kind(),
-            Some(EntryKind::Other("OS.unix=chr-13/29".into()))
-        );
-        assert_eq!(
-            parse_mlsx_line(b"type=OS.unix=slink:/target; l\n")
-                .unwrap()
-                .kind(),
-            Some(EntryKind::Link)
-        );
-        let bad_size = parse_mlsx_line(b"size=-1; f").unwrap();
-        assert_eq!(bad_size.size(), None);
-        let name_with_leading_space = parse_mlsx_line(b"type=file;  f").unwrap();
-        assert_eq!(name_with_leading_space.name.as_bytes(), b" f");
-    }
-
-    #[rstest]
-    #[case(b"type=file;size=1;name", ListingError::NoSeparator)]
-    #[case(b"", ListingError::NoSeparator)]
-    #[case(b"type=file; ", ListingError::EmptyName)]
-    #[case(b"type=file; \r\n", ListingError::EmptyName)]
-    #[case(b"type=file name", ListingError::UnterminatedFacts)]
-    #[case(b"type; name", ListingError::MalformedFact { fact: "type".into() })]
-    #[case(b"=file; name", ListingError::MalformedFact { fact: "=file".into() })]
-    #[case(b"type=file;;size=1; name", ListingError::MalformedFact { fact: "".into() })]
-    fn mlsx_errors(#[case] line: &[u8], #[case] expected: ListingError) {
-        assert_eq!(parse_mlsx_line(line), Err(expected));
-    }
-
-    fn feat_reply(lines: &[&str]) -> Reply {
-        Reply::from_lines(211, lines.iter().map(|l| l.as_bytes().to_vec()).collect())
-    }
-
-    // EXT-01
-    #[test]
-    fn feat_listing() {
-        let reply = feat_reply(&[
-            "Features:",
-            " AUTH TLS",
-            " PBSZ",
-            " PROT",
-            " EPSV",
-            " MLST type*;size*;modify*;UNIX.mode;",
-            " REST STREAM",
-            " SIZE",
-            " mdtm",
-            " UTF8",
-            " X-UNKNOWN foo bar",
-            "End",
-        ]);
-        let features = Features::parse(&reply);
-        for name in [
-            "AUTH",
-            "auth tls",
-            "AUTH TLS",
-            "PBSZ",
-            "prot",
-            "EPSV",
-            "MLST",
-            "REST STREAM",
-            "size",
-            "MDTM",
-            "Utf8",
-            "X-UNKNOWN",
-        ] {
-            assert!(features.supports(name), "{name}");
-        }
-        assert!(features.supports("REST"));
-        for name in [
-            "AUTH SSL",
-            "EPRT",
-            "Features:",
-            "End",
-            "TVFS",
-            "MDTM X",
-            "REST X",
-        ] {
-            assert!(!features.supports(name), "{name}");
-        }
-        assert_eq!(features.params("auth"), Some("TLS"));
-        assert_eq!(features.params("PBSZ"), None);
-        assert_eq!(features.params("x-unknown"), Some("foo bar"));
-        assert_eq!(features.params("nope"), None);
-        assert_eq!(
-            features.mlst_facts(),
-            [
-                ("type".to_owned(), true),
-                ("size".to_owned(), true),
-                ("modify".to_owned(), true),
-                ("unix.mode".to_owned(), false)
-            ]
-        );
-        let labels: Vec<&str> = features.iter().map(|(l, _)| l).collect();
-        assert_eq!(
-            labels,
-            [
-                "AUTH",
-                "PBSZ",
-                "PROT",
-                "EPSV",
-                "MLST",
-                "REST",
-                "SIZE",
-                "MDTM",
-                "UTF8",
-                "X-UNKNOWN"
-            ]
-        );
-        assert!(!features.is_empty());
-    }
-
-    #[test]
-    fn vsftpd_and_proftpd_style_feat() {
-        let vsftpd = feat_reply(&[
-            "Features:",
-            " AUTH SSL",
-            " AUTH TLS",
-            " EPRT",
-            " REST STREAM",
-            "End",
-        ]);
-        let features = Features::parse(&vsftpd);
-        assert!(features.supports("AUTH TLS"));
-        assert!(features.supports("AUTH SSL"));
-        assert_eq!(features.params("AUTH"), Some("SSL"));
-        let dashed = feat_reply(&["Features:", "211-AUTH TLS", "211-SIZE", "End"]);
-        let features = Features::parse(&dashed);
-        assert!(features.supports("AUTH TLS"));
-        assert!(features.supports("SIZE"));
-        assert_eq!(features.iter().count(), 2);
-    }
-
-    #[test]
-    fn no_features() {
-        assert_eq!(
-            Features::parse(&Reply::new(211, "No features")),
-            Features::none()
-        );
-        for code in [500, 502] {
-            let features = Features::parse(&feat_reply(&["x", " AUTH TLS", "y"]).with_code(code));
-            assert!(features.is_empty());
-            assert!(!features.supports("AUTH TLS"));
-        }
-        assert_eq!(Features::none().mlst_facts(), []);
-        assert!(Features::parse(&feat_reply(&["Features:", "  ", "End"])).is_empty());
-    }
-
-    trait WithCode {
-        fn with_code(self, code: u16) -> Reply;
-    }
-
-    impl WithCode for Reply {
-        fn with_code(self, code: u16) -> Reply {
-            Reply::from_lines(code, self.lines().to_vec())
-        }
-    }
-
-    // EXT-02
-    #[rstest]
-    #[case("1830", Some(1830))]
-    #[case(" 1830 ", Some(1830))]
-    #[case("0", Some(0))]
-    #[case("18446744073709551615", Some(u64::MAX))]
-    #[case("12abc", None)]
-    #[case("-1", None)]
-    #[case("+1", None)]
-    #[case("99999999999999999999999", None)]
-    #[case("", None)]
-    #[case("1 2", None)]
-    fn sizes(#[case] text: &str, #[case] expected: Option<u64>) {
-        assert_eq!(parse_size(text), expected);
-    }
-
-    // EXT-02
-    #[rstest]
-    #[case("19980615100045.014", "1998-06-15T10:00:45.014Z")]
-    #[case("19990929003355", "1999-09-29T00:33:55.000Z")]
-    #[case("19990929003355.5", "1999-09-29T00:33:55.500Z")]
-    #[case("19990929003355.123456", "1999-09-29T00:33:55.123Z")]
-    #[case("20000229235960", "2000-02-29T23:59:60.000Z")]
-    #[case(" 20240101000000\r\n", "2024-01-01T00:00:00.000Z")]
-    fn mdtm_values(#[case] text: &str, #[case] expected: &str) {
-        assert_eq!(parse_mdtm(text).unwrap().to_string(), expected);
-    }
-
-    #[test]
-    fn mdtm_fields() {
-        let t = parse_mdtm("19980615100045.014").unwrap();
-        assert_eq!(
-            (t.year, t.month, t.day, t.hour, t.minute, t.second, t.millis),
-            (1998, 6, 15, 10, 0, 45, 14)
-        );
-        assert_eq!(ModTime::new(1998, 6, 15, 10, 0, 45, 14), Some(t));
-    }
-
-    // EXT-02
-    #[rstest]
-    #[case("20231301000000")]
-    #[case("2023061510004")]
-    #[case("19980615100045.")]
-    #[case("199806151000450")]
-    #[case("20230015000000")]
-    #[case("20230600000000")]
-    #[case("20230631000000")]
-    #[case("19000229000000")]
-    #[case("20230615240000")]
-    #[case("20230615236000")]
-    #[case("20230615235961")]
-    #[case("09990615000000")]
-    #[case("2023061510004a")]
-    #[case("20230615100045.1a")]
-    #[case("20230615100045.1.2")]
-    #[case("+2023061510004")]
-    #[case("")]
-    #[case("2023-06-15T10:00:45")]
-    fn mdtm_rejects(#[case] text: &str) {
-        assert_eq!(parse_mdtm(text), None);
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn parsers_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..80)) {
-            let _ = parse_mlsx_line(&bytes);
-            let _ = parse_mlst_line(&bytes);
-            let text = String::from_utf8_lossy(&bytes);
-            let _ = parse_size(&text);
-            let _ = parse_mdtm(&text);
-        }
-    }
-}
+mod tests;

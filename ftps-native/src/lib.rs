@@ -417,6 +417,11 @@ where
             "the server certificate did not verify",
         ),
         None if has(&ALERT) => (TlsErrorKind::AlertReceived, "received a fatal tls alert"),
+        // A record that is not TLS in the middle of the stream (cleartext inside TLS).
+        None if has(&["wrong version number", "packet length too long"]) => (
+            TlsErrorKind::NotTls,
+            "the peer sent something that is not tls",
+        ),
         None if seen.eof => (
             TlsErrorKind::UnexpectedEof,
             "the connection closed during the tls handshake",

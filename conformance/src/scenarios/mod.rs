@@ -17,14 +17,22 @@ use crate::harness::Harness;
 use crate::scenario::Scenario;
 use crate::server::{Conn, Record, ServerOptions, TestServer, TlsVersion};
 
+mod abor;
 mod auth;
+mod bad;
+mod ccc;
 mod close;
 mod cmd;
 mod data;
+mod ext;
+mod implicit;
 mod pbsz;
 mod pol;
 mod prot;
+mod quit;
+mod rein;
 mod reply;
+mod rest;
 mod sess;
 mod steps;
 mod transcript;
@@ -39,8 +47,16 @@ pub fn scenarios<C: SecureConnection>() -> Vec<Scenario<C>> {
     all.extend(data::scenarios::<C>());
     all.extend(sess::scenarios::<C>());
     all.extend(close::scenarios::<C>());
+    all.extend(ccc::scenarios::<C>());
+    all.extend(rein::scenarios::<C>());
+    all.extend(implicit::scenarios::<C>());
     all.extend(reply::scenarios::<C>());
+    all.extend(abor::scenarios::<C>());
+    all.extend(rest::scenarios::<C>());
+    all.extend(quit::scenarios::<C>());
+    all.extend(ext::scenarios::<C>());
     all.extend(cmd::scenarios::<C>());
+    all.extend(bad::scenarios::<C>());
     all
 }
 

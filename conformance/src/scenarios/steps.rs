@@ -91,6 +91,17 @@ pub(crate) fn secure_login_noop(c: &mut Conn) -> Check {
     noop_ok(c)
 }
 
+/// How long the server waits for the client's close_notify on the control connection.
+pub(crate) const CLOSE_NOTIFY_WAIT: Duration = Duration::from_secs(3);
+
+/// `S~ close_notify` · `C~ close_notify`, then the control connection goes on in the clear on
+/// the same TCP connection (after `CCC` or `REIN`).
+pub(crate) fn end_control_tls(c: &mut Conn) -> Check {
+    c.close_notify()?;
+    c.wait_close_notify(CLOSE_NOTIFY_WAIT)?;
+    c.end_tls()
+}
+
 /// `C* TYPE I` · `S* 200`: the client sets binary before its first transfer.
 pub(crate) fn type_i(c: &mut Conn) -> Check {
     c.expect("TYPE I")?;

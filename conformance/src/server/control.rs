@@ -12,6 +12,8 @@ use super::pki::Pki;
 use super::record::{CloseSeen, DataEnd, DataRecord, Record};
 use super::tls::{Event, Link, TlsConfigs};
 
+mod hostile;
+
 /// The longest command line the server buffers.
 const MAX_LINE: usize = 64 * 1024;
 
@@ -266,6 +268,22 @@ impl Conn {
         }
     }
 
+    /// Waits up to `d` for bytes from the client and returns, unparsed, everything received
+    /// but not yet read as a command (recorded as cleartext when the connection is not
+    /// protected): for scripts that meet a client speaking the wrong protocol (IMPL-03).
+    /// Empty if the client closed (FIN or RST) first; an error if nothing came within `d`.
+    pub fn recv_bytes(&mut self, d: Duration) -> Result<Vec<u8>, String> {
+        let deadline = Instant::now() + d;
+        while self.inbuf.is_empty() {
+            match self.fill(deadline)? {
+                Event::Data(_) => {}
+                Event::Fin | Event::Reset => break,
+                Event::Timeout => return Err(format!("no bytes from the client within {d:?}")),
+            }
+        }
+        Ok(std::mem::take(&mut self.inbuf))
+    }
+
     /// Waits up to `d` for the client to close the control connection, and tells whether a
     /// TLS close_notify came before the TCP end. Any command instead is an error, and so is no
     /// sign of closing at all. The result is also kept in [`Record::control_close`].
@@ -393,6 +411,39 @@ impl Conn {
         log::debug!("S* {line} + close_notify");
         self.link
             .write_then_close_notify(format!("{line}\r\n").as_bytes())
+    }
+
+    /// Sends `line` and CRLF inside TLS, a TLS close_notify, then `clear` outside TLS, in one
+    /// TCP write: bytes right after the close_notify that the client must neither lose nor
+    /// read twice (CCC-02). Follow with [`Conn::wait_close_notify`] and [`Conn::end_tls`].
+    pub fn send_close_notify_then_clear(&mut self, line: &str, clear: &[u8]) -> Result<(), String> {
+        log::debug!("S* {line} + close_notify + S: {}", show(clear));
+        self.link
+            .write_close_notify_clear(format!("{line}\r\n").as_bytes(), clear)
+    }
+
+    /// After the client's close_notify: watches the control connection for `d` and fails if
+    /// the client sends anything more (cleartext before the server's own close_notify, which
+    /// a server still inside TLS would misread, CCC-02) or closes.
+    pub fn expect_nothing_after_close_notify(&mut self, d: Duration) -> Result<(), String> {
+        if !self.link.close_notify_received() {
+            return Err("no close_notify from the client yet".into());
+        }
+        let deadline = Instant::now() + d;
+        loop {
+            let after = self.link.bytes_after_close_notify();
+            if after > 0 {
+                return Err(format!(
+                    "the client sent {after} bytes after its close_notify, before the server's"
+                ));
+            }
+            match self.fill(deadline)? {
+                Event::Data(_) => {}
+                Event::Fin => return Err("client closed after its close_notify".into()),
+                Event::Reset => return Err("client reset after its close_notify".into()),
+                Event::Timeout => return Ok(()),
+            }
+        }
     }
 
     /// True once the client's TLS close_notify arrived on the control connection.

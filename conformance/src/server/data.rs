@@ -11,6 +11,8 @@ use super::net::{self, Bound, Got};
 use super::record::{DataEnd, DataRecord, Record};
 use super::tls::{Event, Link};
 
+mod hostile;
+
 /// A passive-mode listener for one data connection.
 #[derive(Debug)]
 pub struct DataListener {

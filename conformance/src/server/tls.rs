@@ -15,6 +15,8 @@ use super::net::{self, Bound, Got};
 use super::options::{ClientAuth, ServerOptions, TlsVersion};
 use super::pki::{CertChoice, Pki};
 
+pub(super) mod hostile;
+
 /// The two server configurations of one control connection. They share one session cache
 /// (and nothing else), so a data connection can resume this control connection's session and
 /// no other.
@@ -405,6 +407,43 @@ impl Link {
             .map_err(|e| format!("tls write failed: {e}"))?;
         tls.conn.send_close_notify();
         tls.flush(tcp)
+    }
+
+    /// Writes `bytes` inside TLS, a close_notify, then `clear` outside TLS, all in one TCP
+    /// write.
+    pub(crate) fn write_close_notify_clear(
+        &mut self,
+        bytes: &[u8],
+        clear: &[u8],
+    ) -> Result<(), String> {
+        let mut tcp = self
+            .tcp
+            .as_ref()
+            .ok_or("the connection was already closed by the script")?;
+        let tls = self.tls.as_mut().ok_or("no TLS session to close")?;
+        tls.conn
+            .writer()
+            .write_all(bytes)
+            .map_err(|e| format!("tls write failed: {e}"))?;
+        tls.conn.send_close_notify();
+        let mut segment = Vec::new();
+        while tls.conn.wants_write() {
+            tls.conn
+                .write_tls(&mut segment)
+                .map_err(|e| format!("tls write failed: {e}"))?;
+        }
+        segment.extend_from_slice(clear);
+        tcp.write_all(&segment)
+            .and_then(|()| tcp.flush())
+            .map_err(|e| format!("write failed: {e}"))
+    }
+
+    /// How many bytes the client sent after its close_notify (0 before it).
+    pub(crate) fn bytes_after_close_notify(&self) -> usize {
+        self.tls
+            .as_ref()
+            .filter(|t| t.close_notify)
+            .map_or(0, |t| t.raw.len())
     }
 
     /// Sends a TLS close_notify.

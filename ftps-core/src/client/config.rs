@@ -76,6 +76,16 @@ pub enum Mode {
     Implicit,
 }
 
+impl Mode {
+    /// The port used when none is set: 21 for explicit FTPS, 990 (IANA `ftps`) for implicit.
+    pub fn default_port(self) -> u16 {
+        match self {
+            Mode::Explicit => 21,
+            Mode::Implicit => 990,
+        }
+    }
+}
+
 /// How data connections are opened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -117,6 +127,8 @@ pub(crate) struct Config {
     pub(crate) pinned_certificate: Option<Vec<u8>>,
     pub(crate) config_error: Option<CommandError>,
     pub(crate) prefer_private_data: bool,
+    pub(crate) host_command: bool,
+    pub(crate) feat_before_auth: bool,
 }
 
 /// Builds a [`Client`]: host, port, mode, time limits and security policy.
@@ -156,6 +168,8 @@ impl ClientBuilder {
                 pinned_certificate: None,
                 config_error: None,
                 prefer_private_data: false,
+                host_command: false,
+                feat_before_auth: false,
             },
         }
     }
@@ -272,6 +286,29 @@ impl ClientBuilder {
         self
     }
 
+    /// Sends `HOST name` ([RFC 7151](https://www.rfc-editor.org/rfc/rfc7151)) before the
+    /// login, naming the virtual host: the host given to [`ClientBuilder::new`] (an IPv6
+    /// literal in brackets, never a port), the same name used for SNI and for verifying the
+    /// certificate.
+    ///
+    /// With a DNS name, which is sent as SNI, `HOST` goes inside TLS right after `AUTH TLS`;
+    /// with an IP literal (no SNI) it goes before `AUTH TLS`, in the clear (RFC 7151 §3.2.2 and
+    /// §4, SCENARIOS decision D15). In implicit mode it follows the greeting. A `500` or `502`
+    /// (HOST unknown to the server) is ignored; any other refusal fails the connection.
+    pub fn host_command(mut self, yes: bool) -> Self {
+        self.config.host_command = yes;
+        self
+    }
+
+    /// Sends `FEAT` after the greeting, before `AUTH TLS` (in the clear in explicit mode; FEAT
+    /// carries nothing secret), and keeps the answer for [`Client::features`]. A refusal only
+    /// means the features are unknown; `AUTH TLS` is sent whatever the list says (RFC 2389
+    /// §3.2, RFC 4217 §6).
+    pub fn feat_before_auth(mut self, yes: bool) -> Self {
+        self.config.feat_before_auth = yes;
+        self
+    }
+
     /// Accepts the control connection only if the server presents exactly this end-entity
     /// certificate (DER), on top of the normal verification. On a mismatch the client sends a
     /// protected `QUIT` and closes (RFC 4217 §10.3). Needs a backend that reports the peer
@@ -344,5 +381,26 @@ impl ClientBuilder {
     pub fn danger_prefer_private_data(mut self) -> Self {
         self.config.prefer_private_data = true;
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // SCENARIOS IMPL-01: 990 in implicit mode, 21 in explicit mode.
+    #[test]
+    fn default_ports() {
+        assert_eq!(Mode::Explicit.default_port(), 21);
+        assert_eq!(Mode::Implicit.default_port(), 990);
+        assert_eq!(Mode::default().default_port(), 21);
+    }
+
+    #[test]
+    fn host_and_feat_are_off_by_default() {
+        let builder = ClientBuilder::new("ftp.example.com");
+        assert!(!builder.config.host_command && !builder.config.feat_before_auth);
+        let builder = builder.host_command(true).feat_before_auth(true);
+        assert!(builder.config.host_command && builder.config.feat_before_auth);
     }
 }

@@ -16,6 +16,13 @@ const READ_CHUNK: usize = 4096;
 enum Stream<S> {
     Plain(TcpStream),
     Tls(S),
+    /// After `CCC` (RFC 4217 §6): commands and replies go in the clear on `tcp`, and `session`,
+    /// the TLS stream after its close_notify exchange, is never read or written again; it stays
+    /// the session that data connections resume (RFC 4217 §10.2).
+    Cleared {
+        tcp: TcpStream,
+        session: S,
+    },
 }
 
 /// The control connection of one client.
@@ -57,14 +64,14 @@ impl<S: SecureStream> Control<S> {
     /// The TLS stream, when the control connection is protected.
     pub(crate) fn tls(&self) -> Option<&S> {
         match &self.stream {
-            Some(Stream::Tls(s)) => Some(s),
+            Some(Stream::Tls(s) | Stream::Cleared { session: s, .. }) => Some(s),
             _ => None,
         }
     }
 
     fn tcp(&self) -> Option<&TcpStream> {
         match &self.stream {
-            Some(Stream::Plain(t)) => Some(t),
+            Some(Stream::Plain(t) | Stream::Cleared { tcp: t, .. }) => Some(t),
             Some(Stream::Tls(s)) => Some(s.tcp()),
             None => None,
         }
@@ -73,7 +80,9 @@ impl<S: SecureStream> Control<S> {
     /// Writes `bytes` whole, within the write time limit.
     pub(crate) fn send(&mut self, bytes: &[u8]) -> Result<()> {
         let result = match &mut self.stream {
-            Some(Stream::Plain(t)) => t.write_all(bytes).and_then(|()| t.flush()),
+            Some(Stream::Plain(t) | Stream::Cleared { tcp: t, .. }) => {
+                t.write_all(bytes).and_then(|()| t.flush())
+            }
             Some(Stream::Tls(s)) => s.write_all(bytes).and_then(|()| s.flush()),
             None => return Err(Error::Unusable),
         };
@@ -83,6 +92,24 @@ impl<S: SecureStream> Control<S> {
     /// Reads the next reply, within the idle and the whole-reply time limits.
     pub(crate) fn read_reply(&mut self, phase: Phase) -> Result<Reply> {
         let deadline = Instant::now() + self.timeouts.reply_total;
+        let mut armed = None;
+        let result = self.read_reply_until(phase, deadline, &mut armed);
+        if armed.is_some_and(Armed::disarm) {
+            // The watchdog cut a read that the TLS backend kept alive byte by byte.
+            return Err(Error::Timeout {
+                phase,
+                usable: false,
+            });
+        }
+        result
+    }
+
+    fn read_reply_until(
+        &mut self,
+        phase: Phase,
+        deadline: Instant,
+        armed: &mut Option<Armed>,
+    ) -> Result<Reply> {
         let mut buf = [0u8; READ_CHUNK];
         loop {
             if let Some(reply) = self.parser.next_reply()? {
@@ -95,6 +122,14 @@ impl<S: SecureStream> Control<S> {
                     phase,
                     usable: false,
                 });
+            }
+            // The socket time limit bounds each `recv`, but a TLS backend may loop over many
+            // of them inside one `read` while a record trickles in (SCENARIOS BAD-02): the
+            // watchdog holds the whole reply to its deadline.
+            if armed.is_none() {
+                if let Some(Stream::Tls(s)) = &self.stream {
+                    *armed = Some(Watchdog::arm(s.tcp(), deadline));
+                }
             }
             let wait = self.timeouts.reply_idle.min(deadline - now);
             let n = self.read_some(&mut buf, Some(wait), phase)?;
@@ -114,7 +149,7 @@ impl<S: SecureStream> Control<S> {
         };
         tcp.set_read_timeout(wait).map_err(|e| io_error(phase, e))?;
         let result = match &mut self.stream {
-            Some(Stream::Plain(t)) => t.read(buf),
+            Some(Stream::Plain(t) | Stream::Cleared { tcp: t, .. }) => t.read(buf),
             Some(Stream::Tls(s)) => s.read(buf),
             None => return Err(Error::Unusable),
         };
@@ -143,7 +178,7 @@ impl<S: SecureStream> Control<S> {
                 .map_err(|e| io_error(Phase::Control, e))?;
             let mut buf = [0u8; READ_CHUNK];
             let result = match &mut self.stream {
-                Some(Stream::Plain(t)) => t.read(&mut buf),
+                Some(Stream::Plain(t) | Stream::Cleared { tcp: t, .. }) => t.read(&mut buf),
                 Some(Stream::Tls(s)) => s.read(&mut buf),
                 None => return Err(Error::Unusable),
             };
@@ -202,19 +237,147 @@ impl<S: SecureStream> Control<S> {
         tcp.set_read_timeout(limit)
             .and_then(|()| tcp.set_write_timeout(limit))
             .map_err(|e| io_error(Phase::ControlHandshake, e))?;
-        let stream = connector
-            .secure_control(tcp, server)
-            .map_err(|source| Error::Tls {
-                phase: Phase::ControlHandshake,
-                reply: None,
-                source,
-            })?;
+        let stream = bounded_handshake(tcp, self.timeouts.handshake, |tcp| {
+            connector.secure_control(tcp, server)
+        })
+        .map_err(|source| Error::Tls {
+            phase: Phase::ControlHandshake,
+            reply: None,
+            source,
+        })?;
         stream
             .tcp()
             .set_write_timeout(Some(self.timeouts.write))
             .map_err(|e| io_error(Phase::ControlHandshake, e))?;
         self.stream = Some(Stream::Tls(stream));
         Ok(())
+    }
+
+    /// Clears the control connection after the positive reply to `CCC` (RFC 4217 §6): sends
+    /// our close_notify at once (a server may wait for it before it sends its own, SCENARIOS
+    /// CCC-02 b), reads up to the server's close_notify within the whole-reply time limit, then
+    /// goes on in the clear on the same TCP connection. Nothing is sent in the clear before the
+    /// server's close_notify has arrived. The TLS stream stays as the session that data
+    /// connections resume.
+    pub(crate) fn clear(&mut self) -> Result<()> {
+        match &mut self.stream {
+            Some(Stream::Tls(s)) => s
+                .send_close_notify()
+                .map_err(|e| stream_error(Phase::Control, e))?,
+            _ => {
+                return Err(Error::InvalidState(
+                    "the control connection is not protected".into(),
+                ))
+            }
+        }
+        let deadline = Instant::now() + self.timeouts.reply_total;
+        if !self.read_to_close_notify(deadline)? {
+            return Err(Error::Timeout {
+                phase: Phase::Control,
+                usable: false,
+            });
+        }
+        self.unwrap_tls(true)
+    }
+
+    /// After a positive reply to `REIN` on a protected connection: waits up to `grace` for the
+    /// server's close_notify (RFC 4217 §13). When it comes, answers it and goes on in the
+    /// clear, the TLS session forgotten, and returns `true`. When none comes in time, the
+    /// server kept TLS (SCENARIOS D9): returns `false`, still protected.
+    pub(crate) fn end_tls_after_rein(&mut self, grace: Duration) -> Result<bool> {
+        if !matches!(self.stream, Some(Stream::Tls(_))) {
+            return Err(Error::InvalidState(
+                "the control connection is not protected".into(),
+            ));
+        }
+        if !self.read_to_close_notify(Instant::now() + grace)? {
+            return Ok(false);
+        }
+        if let Some(Stream::Tls(s)) = &mut self.stream {
+            s.send_close_notify()
+                .map_err(|e| stream_error(Phase::Control, e))?;
+        }
+        self.unwrap_tls(false).map(|()| true)
+    }
+
+    /// After `REIN` on a cleared connection: the TLS session kept for data connections is
+    /// dropped (RFC 4217 §13), so a new `AUTH` starts a new one.
+    pub(crate) fn forget_tls(&mut self) {
+        if let Some(Stream::Cleared { tcp, .. }) = self.stream.take() {
+            self.stream = Some(Stream::Plain(tcp));
+        }
+    }
+
+    /// Reads the protected stream until the peer's close_notify (`true`) or `deadline`
+    /// (`false`). Protected bytes that come before the close_notify go to the reply parser, so
+    /// none is lost.
+    fn read_to_close_notify(&mut self, deadline: Instant) -> Result<bool> {
+        // A record trickled in byte by byte would hold one TLS read past every socket time
+        // limit (SCENARIOS BAD-02): the watchdog cuts it one idle limit after the deadline, so
+        // it never races the ordinary end of the wait.
+        let armed = match &self.stream {
+            Some(Stream::Tls(s)) => {
+                Some(Watchdog::arm(s.tcp(), deadline + self.timeouts.reply_idle))
+            }
+            _ => None,
+        };
+        let result = self.read_to_close_notify_until(deadline);
+        if armed.is_some_and(Armed::disarm) {
+            return Err(Error::Timeout {
+                phase: Phase::Control,
+                usable: false,
+            });
+        }
+        result
+    }
+
+    fn read_to_close_notify_until(&mut self, deadline: Instant) -> Result<bool> {
+        let mut buf = [0u8; READ_CHUNK];
+        loop {
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(false);
+            }
+            let wait = self.timeouts.reply_idle.min(deadline - now);
+            match self.read_some(&mut buf, Some(wait), Phase::Control) {
+                Ok(0) => return Ok(true),
+                Ok(n) => self.parser.feed(&buf[..n]),
+                Err(Error::Timeout { .. }) => return Ok(false),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Takes the TCP stream back from the TLS stream after the close_notify exchange; the bytes
+    /// the backend read past the close_notify go to the reply parser first, so no byte is lost
+    /// or read twice. `keep` keeps the TLS stream as the data connections' session (CCC).
+    fn unwrap_tls(&mut self, keep: bool) -> Result<()> {
+        let Some(Stream::Tls(mut session)) = self.stream.take() else {
+            return Err(Error::Unusable);
+        };
+        match session.unwrap_tcp() {
+            Ok((tcp, leftover)) => {
+                log::debug!(
+                    "control connection in the clear; {} bytes read past the close_notify",
+                    leftover.len()
+                );
+                self.parser.feed(&leftover);
+                self.stream = Some(if keep {
+                    Stream::Cleared { tcp, session }
+                } else {
+                    Stream::Plain(tcp)
+                });
+                Ok(())
+            }
+            Err(source) => {
+                self.stream = Some(Stream::Tls(session));
+                Err(Error::Tls {
+                    phase: Phase::Control,
+                    reply: None,
+                    source,
+                })
+            }
+        }
     }
 
     /// Ends the control connection: close_notify when protected, then the TCP close.
@@ -271,3 +434,195 @@ pub(crate) fn stream_error(phase: Phase, e: io::Error) -> Error {
     }
     io_error(phase, e)
 }
+
+/// Runs `handshake`, a backend's blocking TLS handshake on `tcp`, within `limit` in all: the
+/// socket time limits bound each read and write, the [`Watchdog`] the whole handshake, so a
+/// server that trickles its handshake messages (SCENARIOS BAD-03) cannot hold it longer. A
+/// handshake cut by the deadline fails with [`TlsErrorKind::Timeout`].
+pub(crate) fn bounded_handshake<S>(
+    tcp: TcpStream,
+    limit: Duration,
+    handshake: impl FnOnce(TcpStream) -> std::result::Result<S, TlsError>,
+) -> std::result::Result<S, TlsError> {
+    let armed = Watchdog::arm(&tcp, Instant::now() + limit);
+    let result = handshake(tcp);
+    if !armed.disarm() {
+        return result;
+    }
+    // Even a handshake that completed at the last moment is over a socket that is shut down.
+    let error = TlsError::new(
+        TlsErrorKind::Timeout,
+        format!("the tls handshake did not complete within {limit:?}"),
+    );
+    Err(match result {
+        Err(cause) => error.with_source(cause),
+        Ok(_) => error,
+    })
+}
+
+/// A deadline on a blocking call that socket time limits alone cannot bound: a backend's TLS
+/// handshake, or a read the backend loops on until a whole TLS record is in. The socket time
+/// limit bounds each `recv`, so a server that trickles a byte just before each limit (SCENARIOS
+/// BAD-02, BAD-03) would hold such a call forever; when the deadline passes, the watchdog shuts
+/// the socket down, the blocked call returns, and [`Armed::disarm`] tells the caller that this
+/// is why.
+///
+/// One background thread serves every armed deadline of the process; it starts with the first
+/// one and sleeps while none is armed. If it cannot be started, arming does nothing and only
+/// the socket time limits apply.
+pub(crate) struct Watchdog;
+
+/// One armed deadline of the [`Watchdog`]; dropping it disarms it.
+pub(crate) struct Armed {
+    id: Option<u64>,
+}
+
+struct Entry {
+    id: u64,
+    deadline: Instant,
+    socket: TcpStream,
+}
+
+struct Deadlines {
+    next_id: u64,
+    armed: Vec<Entry>,
+    /// Ids that fired and were not disarmed yet.
+    fired: Vec<u64>,
+}
+
+struct Shared {
+    deadlines: std::sync::Mutex<Deadlines>,
+    wake: std::sync::Condvar,
+}
+
+static SHARED: Shared = Shared {
+    deadlines: std::sync::Mutex::new(Deadlines {
+        next_id: 0,
+        armed: Vec::new(),
+        fired: Vec::new(),
+    }),
+    wake: std::sync::Condvar::new(),
+};
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Deadlines> {
+        self.deadlines
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The watchdog thread: shuts down every socket whose deadline passed, then sleeps until
+    /// the next deadline or a new one.
+    fn run(&self) {
+        let mut state = self.lock();
+        loop {
+            let now = Instant::now();
+            let mut i = 0;
+            while i < state.armed.len() {
+                if state.armed[i].deadline <= now {
+                    let entry = state.armed.swap_remove(i);
+                    log::debug!("deadline passed: shutting the socket down");
+                    let _ = entry.socket.shutdown(Shutdown::Both);
+                    state.fired.push(entry.id);
+                } else {
+                    i += 1;
+                }
+            }
+            let next = state.armed.iter().map(|e| e.deadline).min();
+            state = match next {
+                None => self
+                    .wake
+                    .wait(state)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+                Some(deadline) => {
+                    self.wake
+                        .wait_timeout(state, deadline.saturating_duration_since(now))
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .0
+                }
+            };
+        }
+    }
+}
+
+impl Watchdog {
+    /// The shared deadlines, once the thread runs; `None` if it could not be started.
+    fn shared() -> Option<&'static Shared> {
+        static STARTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        let started = *STARTED.get_or_init(|| {
+            let spawned = std::thread::Builder::new()
+                .name("ftps-watchdog".into())
+                .spawn(|| SHARED.run());
+            match spawned {
+                Ok(_) => true,
+                Err(e) => {
+                    log::warn!(
+                        "cannot start the watchdog thread, only socket time limits apply: {e}"
+                    );
+                    false
+                }
+            }
+        });
+        started.then_some(&SHARED)
+    }
+
+    /// Shuts `tcp` down at `deadline` unless the returned guard is disarmed first.
+    pub(crate) fn arm(tcp: &TcpStream, deadline: Instant) -> Armed {
+        let Some(shared) = Self::shared() else {
+            return Armed { id: None };
+        };
+        let socket = match tcp.try_clone() {
+            Ok(s) => s,
+            Err(e) => {
+                log::warn!("cannot arm the watchdog, only socket time limits apply: {e}");
+                return Armed { id: None };
+            }
+        };
+        let mut state = shared.lock();
+        let id = state.next_id;
+        state.next_id = state.next_id.wrapping_add(1);
+        state.armed.push(Entry {
+            id,
+            deadline,
+            socket,
+        });
+        drop(state);
+        shared.wake.notify_one();
+        Armed { id: Some(id) }
+    }
+}
+
+impl Armed {
+    /// Disarms the deadline; `true` if it had already passed and the socket was shut down.
+    pub(crate) fn disarm(mut self) -> bool {
+        self.take()
+    }
+
+    fn take(&mut self) -> bool {
+        let (Some(id), Some(shared)) = (self.id.take(), Watchdog::shared()) else {
+            return false;
+        };
+        let mut state = shared.lock();
+        if let Some(i) = state.armed.iter().position(|e| e.id == id) {
+            // Dropping the entry closes the watchdog's handle, not the socket.
+            state.armed.swap_remove(i);
+            return false;
+        }
+        match state.fired.iter().position(|f| *f == id) {
+            Some(i) => {
+                state.fired.swap_remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl Drop for Armed {
+    fn drop(&mut self) {
+        self.take();
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -11,7 +11,7 @@ use crate::session::Action;
 use crate::tls::{CloseState, SecureConnection, SecureStream, SessionInfo};
 
 use super::config::{DataConnectionMode, PassiveAddress};
-use super::control::{is_timeout, stream_error};
+use super::control::{bounded_handshake, is_timeout, stream_error};
 use super::{io_error, Client};
 
 /// One data connection: clear or TLS.
@@ -142,7 +142,12 @@ impl<C: SecureConnection> Client<C> {
                 "private data needs a protected control connection".into(),
             ));
         };
-        match self.connector.secure_data(tcp, &self.server_name, control) {
+        let connector = &self.connector;
+        let server_name = &self.server_name;
+        let secured = bounded_handshake(tcp, timeouts.handshake, |tcp| {
+            connector.secure_data(tcp, server_name, control)
+        });
+        match secured {
             Ok(stream) => {
                 set_data_timeouts(stream.tcp(), timeouts.data_idle, timeouts.write)?;
                 Ok(DataStream::Tls(stream))

@@ -6,9 +6,11 @@
 //! whether the connection is still usable, and a connection that is not refuses further calls
 //! with [`Error::Unusable`] without writing anything.
 
+mod clear;
 mod config;
 mod control;
 mod data;
+mod extensions;
 mod transfer;
 
 use std::io;
@@ -19,11 +21,11 @@ pub use transfer::{Download, TransferOutcome, Upload};
 
 use crate::command::{Command, ProtectionLevel, Secret, TransferType};
 use crate::error::{Error, Phase, ProtocolError, Result};
-use crate::listing::{parse_mdtm, parse_mlsx_line, parse_size, Entry, Features, ModTime};
+use crate::listing::Features;
 use crate::path::{parse_quoted_path, FtpPath};
 use crate::reply::Reply;
 use crate::session::{Action, ControlProtection, Refusal, Session, TlsPolicy};
-use crate::tls::{SecureConnection, ServerName, SessionInfo};
+use crate::tls::{SecureConnection, ServerName, SessionInfo, TlsError, TlsErrorKind};
 
 use config::Config;
 use control::Control;
@@ -53,6 +55,7 @@ pub struct Client<C: SecureConnection> {
     broken: bool,
     last_data_session: Option<SessionInfo>,
     greeting: Option<Reply>,
+    features: Option<Features>,
 }
 
 impl<C: SecureConnection> std::fmt::Debug for Client<C> {
@@ -77,10 +80,7 @@ pub(crate) fn io_error(phase: Phase, source: io::Error) -> Error {
 
 impl<C: SecureConnection> Client<C> {
     fn connect_with(config: Config, connector: C) -> Result<Self> {
-        let port = config.port.unwrap_or(match config.mode {
-            Mode::Explicit => 21,
-            Mode::Implicit => 990,
-        });
+        let port = config.port.unwrap_or(config.mode.default_port());
         let tcp = connect_tcp(&config.host, port, config.timeouts.connect)?;
         let server_name = ServerName::from_host(&config.host);
         let control = Control::new(tcp, config.timeouts, config.reply_limits)?;
@@ -101,33 +101,80 @@ impl<C: SecureConnection> Client<C> {
             broken: false,
             last_data_session: None,
             greeting: None,
+            features: None,
         };
         let result = client.start();
         client.guard(result)?;
         Ok(client)
     }
 
-    /// Greeting, pre-AUTH commands and AUTH TLS (or the implicit handshake).
+    /// Greeting, pre-AUTH commands and AUTH TLS (or the implicit handshake), with `HOST`
+    /// before or after AUTH (decision D15) and `FEAT` before AUTH when configured.
     fn start(&mut self) -> Result<()> {
-        if self.config.mode == Mode::Implicit {
-            self.control.secure(&self.connector, &self.server_name, 0)?;
+        let implicit = self.config.mode == Mode::Implicit;
+        if implicit {
+            self.secure_implicit()?;
         }
         self.read_greeting()?;
-        if self.config.mode == Mode::Implicit {
+        if implicit {
             self.check_session_policy()?;
+        }
+        let explicit_tls = !implicit && self.config.policy.tls != TlsPolicy::DangerPlain;
+        // RFC 7151 §3.2.2 and §4: after AUTH when the handshake carried the name as SNI,
+        // before it otherwise (an IP literal, or no AUTH at all).
+        let sni = matches!(self.server_name, ServerName::Dns(_));
+        let host_late = self.config.host_command && explicit_tls && sni;
+        if self.config.host_command && !host_late {
+            self.send_host()?;
+        }
+        if self.config.feat_before_auth {
+            self.discover_features()?;
         }
         for command in std::mem::take(&mut self.config.pre_auth) {
             self.simple(&command)?;
         }
-        if self.config.mode == Mode::Explicit && self.config.policy.tls != TlsPolicy::DangerPlain {
+        if explicit_tls {
             self.auth_tls()?;
+        }
+        if host_late {
+            self.send_host()?;
         }
         Ok(())
     }
 
+    /// Implicit FTPS: the TLS handshake before anything else ([MS-FTPS] §3.1.5.1). A server
+    /// that answers in plaintext gets an error that names the likely mix-up (SCENARIOS
+    /// IMPL-03 a).
+    fn secure_implicit(&mut self) -> Result<()> {
+        match self.control.secure(&self.connector, &self.server_name, 0) {
+            Err(Error::Tls {
+                phase,
+                reply,
+                source,
+            }) if source.kind() == TlsErrorKind::NotTls => Err(Error::Tls {
+                phase,
+                reply,
+                source: TlsError::new(
+                    TlsErrorKind::NotTls,
+                    "the server greeted in plaintext; try explicit mode",
+                )
+                .with_source(source),
+            }),
+            other => other,
+        }
+    }
+
     fn read_greeting(&mut self) -> Result<()> {
         loop {
-            let reply = self.control.read_reply(Phase::Greeting)?;
+            let reply = match self.control.read_reply(Phase::Greeting) {
+                Ok(reply) => reply,
+                Err(e @ Error::Timeout { .. }) if self.config.mode == Mode::Explicit => {
+                    // SCENARIOS IMPL-03 b: an implicit server waits for a ClientHello.
+                    log::warn!("no greeting; the server may expect implicit tls (Mode::Implicit)");
+                    return Err(e);
+                }
+                Err(e) => return Err(e),
+            };
             match reply.code() {
                 120 => continue,
                 220 => {
@@ -193,10 +240,7 @@ impl<C: SecureConnection> Client<C> {
         Err(Error::Tls {
             phase: Phase::ControlHandshake,
             reply: None,
-            source: crate::tls::TlsError::new(
-                crate::tls::TlsErrorKind::PostHandshakePolicy,
-                message,
-            ),
+            source: TlsError::new(TlsErrorKind::PostHandshakePolicy, message),
         })
     }
 
@@ -282,6 +326,9 @@ impl<C: SecureConnection> Client<C> {
     /// defer the pair (PBSZ-03).
     fn set_data_protection(&mut self) -> Result<()> {
         let level = self.session.policy().data;
+        if self.config.mode == Mode::Implicit && level == ProtectionLevel::Private {
+            return self.implicit_private_data();
+        }
         match self.negotiate_protection(level) {
             Err(Error::DataProtectionRefused { reply })
                 if level == ProtectionLevel::Private
@@ -323,6 +370,51 @@ impl<C: SecureConnection> Client<C> {
                 }
             }
             other => other,
+        }
+    }
+
+    /// Implicit mode (SCENARIOS decision D10): `PBSZ 0` and `PROT P` are sent, because some
+    /// servers (vsftpd) keep data Clear until they are; a `500`, `502`, `503` or `504` to either
+    /// is taken as "implied by implicit FTPS" ([MS-FTPS] §3.1.5.1) and the data level stays
+    /// Private. Any other refusal (a `534` to `PROT P` above all) is an error.
+    fn implicit_private_data(&mut self) -> Result<()> {
+        let tolerated = |reply: &Reply| matches!(reply.code(), 500 | 502 | 503 | 504);
+        if !self.session.pbsz_accepted() {
+            match self.simple(&Command::Pbsz(0)) {
+                Ok(_) => {}
+                Err(Error::Reply { reply, .. }) if tolerated(&reply) => {
+                    log::info!("PBSZ answered {reply} in implicit mode: taken as implied");
+                    self.assume_accepted(&Command::Pbsz(0))?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        match self.set_prot(ProtectionLevel::Private) {
+            Err(Error::DataProtectionRefused { reply }) if tolerated(&reply) => {
+                log::info!("PROT P answered {reply} in implicit mode: data stays private");
+                // A 503 to PROT made the session forget PBSZ (PROT-06): implied as well.
+                if !self.session.pbsz_accepted() {
+                    self.assume_accepted(&Command::Pbsz(0))?;
+                }
+                self.assume_accepted(&Command::Prot(ProtectionLevel::Private))
+            }
+            other => other,
+        }
+    }
+
+    /// Applies `command` to the session as if the server had accepted it, without sending
+    /// anything: implicit FTPS implies `PBSZ 0` and `PROT P` ([MS-FTPS] §3.1.5.1).
+    fn assume_accepted(&mut self, command: &Command) -> Result<()> {
+        let mut unsent = Vec::new();
+        self.session
+            .command(command, &mut unsent)
+            .map_err(|refusal| Error::InvalidState(refusal.to_string()))?;
+        match self
+            .session
+            .handle_reply(Reply::new(200, "implied by implicit ftps"))
+        {
+            Action::Done(_) => Ok(()),
+            other => Err(self.unexpected(command, other)),
         }
     }
 
@@ -441,67 +533,9 @@ impl<C: SecureConnection> Client<C> {
         self.run(&rnto)
     }
 
-    /// `SIZE path` (RFC 3659 §4), in bytes.
-    pub fn size(&mut self, path: impl AsRef<[u8]>) -> Result<u64> {
-        let reply = self.run(&Command::Size(path.as_ref().to_vec()))?;
-        parse_size(&reply.first_line()).ok_or_else(|| {
-            ProtocolError::BadReplyText {
-                what: "213",
-                text: reply.text(),
-            }
-            .into()
-        })
-    }
-
-    /// `MDTM path` (RFC 3659 §3): the modification time, in UTC.
-    pub fn mdtm(&mut self, path: impl AsRef<[u8]>) -> Result<ModTime> {
-        let reply = self.run(&Command::Mdtm(path.as_ref().to_vec()))?;
-        parse_mdtm(&reply.first_line()).ok_or_else(|| {
-            ProtocolError::BadReplyText {
-                what: "213",
-                text: reply.text(),
-            }
-            .into()
-        })
-    }
-
-    /// `FEAT` (RFC 2389): the features the server announces; empty if it does not know FEAT.
-    pub fn feat(&mut self) -> Result<Features> {
-        match self.run(&Command::Feat) {
-            Ok(reply) => Ok(Features::parse(&reply)),
-            Err(Error::Reply { reply, .. }) if matches!(reply.code(), 500 | 502) => {
-                Ok(Features::none())
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    /// `OPTS arguments` (RFC 2389).
-    pub fn opts(&mut self, arguments: impl AsRef<[u8]>) -> Result<Reply> {
-        self.run(&Command::Opts(arguments.as_ref().to_vec()))
-    }
-
     /// `SITE arguments`.
     pub fn site(&mut self, arguments: impl AsRef<[u8]>) -> Result<Reply> {
         self.run(&Command::Site(arguments.as_ref().to_vec()))
-    }
-
-    /// `MLST path` (RFC 3659 §7): the facts of one entry.
-    pub fn mlst(&mut self, path: Option<&[u8]>) -> Result<Entry> {
-        let reply = self.run(&Command::Mlst(path.map(<[u8]>::to_vec)))?;
-        let line = reply
-            .lines()
-            .iter()
-            .skip(1)
-            .find(|l| l.first() == Some(&b' '))
-            .map(|l| &l[1..]);
-        line.and_then(|l| parse_mlsx_line(l).ok()).ok_or_else(|| {
-            ProtocolError::BadReplyText {
-                what: "250",
-                text: reply.text(),
-            }
-            .into()
-        })
     }
 
     /// Sends `REST offset` right before the next transfer command, to resume it (RFC 3659 §5).
@@ -512,8 +546,9 @@ impl<C: SecureConnection> Client<C> {
     /// Sends one command given as a line (without CR LF) and returns its final reply.
     ///
     /// The line goes through the same state machine as the typed calls: a raw `AUTH`, `PBSZ`
-    /// or `PROT` has their exact effect and refusals (SCENARIOS decision D11). Commands that
-    /// open data connections, and `CCC`/`REIN`, must use their typed calls.
+    /// or `PROT` has their exact effect and refusals, and a raw `CCC` or `REIN` runs
+    /// [`Client::ccc`] or [`Client::rein`] (SCENARIOS decision D11). Commands that open data
+    /// connections must use their typed calls.
     pub fn raw(&mut self, line: impl AsRef<[u8]>) -> Result<Reply> {
         self.ready()?;
         let command = Command::parse_raw(line.as_ref());
@@ -525,12 +560,8 @@ impl<C: SecureConnection> Client<C> {
                     .guard(result)
                     .map(|()| Reply::new(234, "tls established"));
             }
-            Command::Ccc | Command::Rein => {
-                return Err(Error::Unsupported(format!(
-                    "{} through the raw api",
-                    command.verb()
-                )))
-            }
+            Command::Ccc => return self.ccc(),
+            Command::Rein => return self.rein(),
             Command::Other { verb, .. }
                 if matches!(
                     verb.as_str(),
@@ -563,10 +594,34 @@ impl<C: SecureConnection> Client<C> {
         }
     }
 
-    /// `QUIT`, then the TLS shutdown (close_notify) and the TCP close.
-    pub fn quit(mut self) -> Result<Reply> {
+    /// `QUIT` (protected when the control connection is), then the TLS shutdown
+    /// (close_notify) and the TCP close; the client is gone afterwards, so nothing more is
+    /// ever sent.
+    ///
+    /// Returns the server's `221`, or `None` if the server closed the connection without a
+    /// reply (common enough, and the session is over either way). If a [`Download`] or
+    /// [`Upload`] was dropped unfinished, its transfer is aborted first (`ABOR`, and every
+    /// reply owed is read) so that the `221` is not mistaken for a transfer's reply
+    /// (RFC 959 §4.1.1, SCENARIOS QUIT-02). A transfer cannot be in progress otherwise: it
+    /// borrows the client.
+    pub fn quit(mut self) -> Result<Option<Reply>> {
+        if self.abandoned_transfer && !self.broken {
+            self.abandoned_transfer = false;
+            let reply = self.abort_after_local_failure();
+            log::debug!(
+                "aborted an unfinished transfer before QUIT (final reply: {})",
+                reply.map_or_else(|| "none".to_owned(), |r| r.to_string())
+            );
+        }
         self.ready()?;
-        let result = self.simple(&Command::Quit);
+        let result = match self.simple(&Command::Quit) {
+            Ok(reply) => Ok(Some(reply)),
+            Err(Error::ConnectionClosed { .. }) => {
+                log::debug!("the server closed the connection without answering QUIT");
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        };
         self.control.shutdown();
         self.broken = true;
         result

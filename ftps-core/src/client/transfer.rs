@@ -5,11 +5,16 @@
 //! never a short file reported as complete. An upload ends with close_notify, a half-close and
 //! a bounded drain of the data connection (which also collects TLS 1.3 tickets), and only then
 //! is the final reply read. A stream dropped without `finish` makes the next call on the client
-//! send `ABOR` and fail with [`Error::Aborted`].
+//! send `ABOR` and fail with [`Error::Aborted`]; [`Download::abort`] and [`Upload::abort`] do
+//! the same at once ([`abort`]). Restarted transfers (`REST`) and resumed uploads are in
+//! [`resume`].
+
+mod abort;
+mod resume;
 
 use std::io::{self, Read, Write};
 
-use crate::command::{Command, TransferType};
+use crate::command::Command;
 use crate::error::{Error, Phase, Result};
 use crate::listing::{parse_mlsx_line, Entry};
 use crate::path::FtpPath;
@@ -83,6 +88,9 @@ pub struct Download<'a, C: SecureConnection> {
     end: End,
     failure: Option<io::Error>,
     finished: bool,
+    /// A `REST n` (n > 0) came before the transfer command: if the transfer does not complete,
+    /// the next one starts with `REST 0` (RFC 3659 §5.3).
+    restarted: bool,
 }
 
 impl<C: SecureConnection> std::fmt::Debug for Download<'_, C> {
@@ -175,6 +183,9 @@ impl<C: SecureConnection> Download<'_, C> {
             not_resumed,
             data_session,
         );
+        if self.restarted && result.is_err() {
+            client.restart_not_used_up();
+        }
         client.guard(result)
     }
 }
@@ -185,6 +196,9 @@ impl<C: SecureConnection> Drop for Download<'_, C> {
             self.stream = None;
             if self.early_final.is_none() {
                 self.client.abandoned_transfer = true;
+            }
+            if self.restarted {
+                self.client.restart_not_used_up();
             }
         }
     }
@@ -334,6 +348,8 @@ pub struct Upload<'a, C: SecureConnection> {
     failure: Option<io::Error>,
     unique_name: Option<FtpPath>,
     finished: bool,
+    /// As [`Download`]'s: a `REST n` (n > 0) came before the transfer command.
+    restarted: bool,
 }
 
 impl<C: SecureConnection> std::fmt::Debug for Upload<'_, C> {
@@ -430,6 +446,9 @@ impl<C: SecureConnection> Upload<'_, C> {
             ) => Err(unexpected_final(&self.verb, reply)),
             Err(e) => Err(e),
         };
+        if self.restarted && result.is_err() {
+            client.restart_not_used_up();
+        }
         client.guard(result)
     }
 }
@@ -440,6 +459,9 @@ impl<C: SecureConnection> Drop for Upload<'_, C> {
             // No close_notify: the server must not take a cut upload for a complete one.
             self.stream = None;
             self.client.abandoned_transfer = true;
+            if self.restarted {
+                self.client.restart_not_used_up();
+            }
         }
     }
 }
@@ -478,20 +500,22 @@ impl<C: SecureConnection> Client<C> {
     }
 
     /// Prepares and opens a transfer: checks first, so an invalid argument sends nothing
-    /// (SCENARIOS CMD-01); binary type; the wanted data protection; then the data connection.
+    /// (SCENARIOS CMD-01); binary type; the wanted data protection; then the data connection,
+    /// with `REST` last before the transfer command when a restart is pending (decision D13).
     fn begin(&mut self, command: &Command, binary: bool) -> Result<Opened<C::Stream>> {
         self.ready()?;
         self.guard(command.validate().map_err(Error::from))?;
+        let restart = self.restart_offset;
         let result = (|| {
-            if binary && self.transfer_type != Some(TransferType::Binary) {
-                self.simple(&Command::Type(TransferType::Binary))?;
-                self.transfer_type = Some(TransferType::Binary);
+            if binary {
+                self.binary()?;
             }
             if self.session.needs_data_protection() {
                 self.set_data_protection()?;
             }
             self.open_transfer(command)
         })();
+        let result = self.settle_restart(restart, result);
         self.guard(result)
     }
 
@@ -502,6 +526,7 @@ impl<C: SecureConnection> Client<C> {
     }
 
     fn download_stream(&mut self, command: &Command, binary: bool) -> Result<Download<'_, C>> {
+        let restarted = self.restart_offset.is_some_and(|offset| offset > 0);
         let opened = self.begin(command, binary)?;
         Ok(Download {
             client: self,
@@ -512,6 +537,7 @@ impl<C: SecureConnection> Client<C> {
             end: End::Open,
             failure: None,
             finished: false,
+            restarted,
         })
     }
 
@@ -543,6 +569,7 @@ impl<C: SecureConnection> Client<C> {
     }
 
     fn upload_stream(&mut self, command: &Command) -> Result<Upload<'_, C>> {
+        let restarted = self.restart_offset.is_some_and(|offset| offset > 0);
         let opened = self.begin(command, true)?;
         let unique_name = opened
             .preliminary
@@ -556,6 +583,7 @@ impl<C: SecureConnection> Client<C> {
             failure: None,
             unique_name,
             finished: false,
+            restarted,
         })
     }
 
@@ -567,7 +595,16 @@ impl<C: SecureConnection> Client<C> {
         path: impl AsRef<[u8]>,
         source: &mut impl Read,
     ) -> Result<TransferOutcome> {
-        let mut upload = self.stor(path)?;
+        self.upload_from(&Command::Stor(path.as_ref().to_vec()), source)
+    }
+
+    /// [`Client::upload`] with `command` (`STOR` or `APPE`).
+    fn upload_from(
+        &mut self,
+        command: &Command,
+        source: &mut impl Read,
+    ) -> Result<TransferOutcome> {
+        let mut upload = self.upload_stream(command)?;
         let mut buf = vec![0u8; COPY_CHUNK];
         loop {
             let n = match source.read(&mut buf) {
@@ -605,20 +642,15 @@ impl<C: SecureConnection> Client<C> {
     }
 
     /// `MLSD [path]` (RFC 3659 §7): the entries with their facts.
-    pub fn mlsd(&mut self, path: Option<&[u8]>) -> Result<Vec<Entry>> {
+    ///
+    /// A malformed line gives an error for that entry only; the rest of the listing is kept
+    /// (SCENARIOS EXT-03).
+    pub fn mlsd(
+        &mut self,
+        path: Option<&[u8]>,
+    ) -> Result<Vec<std::result::Result<Entry, crate::listing::ListingError>>> {
         let lines = self.listing(&Command::Mlsd(path.map(<[u8]>::to_vec)))?;
-        lines
-            .iter()
-            .map(|l| {
-                parse_mlsx_line(l).map_err(|_| {
-                    crate::error::ProtocolError::BadReplyText {
-                        what: "MLSD",
-                        text: String::from_utf8_lossy(l).into_owned(),
-                    }
-                    .into()
-                })
-            })
-            .collect()
+        Ok(lines.iter().map(|l| parse_mlsx_line(l)).collect())
     }
 
     fn listing(&mut self, command: &Command) -> Result<Vec<Vec<u8>>> {
@@ -682,6 +714,9 @@ fn copy_download<C: SecureConnection>(
                 if let Err(e) = sink.write_all(&buf[..n]) {
                     download.finished = true;
                     download.stream = None;
+                    if download.restarted {
+                        download.client.restart_not_used_up();
+                    }
                     return Err(download.client.abandon_after_local_error(e));
                 }
             }

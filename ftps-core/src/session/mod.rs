@@ -318,8 +318,12 @@ impl Session {
         let kind = flight.command.kind();
         if reply.is_preliminary() {
             flight.preliminary += 1;
+            // REIN may be answered 120, then 220 (RFC 959 §5.4).
             let allowed = kind == CommandKind::Transfer
-                || matches!(flight.command, Command::Abor | Command::Stat(_));
+                || matches!(
+                    flight.command,
+                    Command::Abor | Command::Stat(_) | Command::Rein
+                );
             if !allowed || flight.preliminary > MAX_PRELIMINARY + 1 {
                 return Action::Unexpected(reply);
             }
@@ -412,6 +416,17 @@ impl Session {
     pub fn control_secured(&mut self) {
         if self.control == ControlProtection::Securing {
             self.control = ControlProtection::Protected;
+        }
+    }
+
+    /// Tells the session that the control connection's TLS ended after `REIN` (RFC 4217 §13:
+    /// the connection reverts to clear communication): `AUTH` may be sent again.
+    pub fn control_tls_ended(&mut self) {
+        if matches!(
+            self.control,
+            ControlProtection::Protected | ControlProtection::Cleared
+        ) {
+            self.control = ControlProtection::Clear;
         }
     }
 

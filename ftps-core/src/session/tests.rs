@@ -253,3 +253,29 @@ fn unsolicited_replies() {
     assert!(t.session.is_closed());
     t.refuse(Command::Noop);
 }
+
+#[test]
+fn ccc_then_rein_with_the_end_of_tls() {
+    let mut t = secured(Policy::require_tls());
+    t.send(Command::User(b"alice".to_vec()), "USER alice\r\n");
+    let _ = t.reply(230, "in");
+    t.send(Command::Ccc, "CCC\r\n");
+    assert!(matches!(t.reply(200, "cleared"), Action::Done(_)));
+    assert_eq!(t.session.control(), ControlProtection::Cleared);
+    for command in [
+        Command::Pbsz(0),
+        Command::Prot(ProtectionLevel::Clear),
+        Command::Auth(b"TLS".to_vec()),
+    ] {
+        assert!(matches!(t.refuse(command), Refusal::InvalidState(_)));
+    }
+    // REIN may be answered 120 first (RFC 959 §5.4).
+    t.send(Command::Rein, "REIN\r\n");
+    assert!(matches!(t.reply(120, "soon"), Action::AwaitFinal(_)));
+    assert!(!t.session.transfer_in_progress());
+    assert!(matches!(t.reply(220, "ready"), Action::Done(_)));
+    assert_eq!(t.session.login(), LoginState::LoggedOut);
+    t.session.control_tls_ended();
+    assert_eq!(t.session.control(), ControlProtection::Clear);
+    t.send(Command::Auth(b"TLS".to_vec()), "AUTH TLS\r\n");
+}

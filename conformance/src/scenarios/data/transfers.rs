@@ -58,7 +58,10 @@ pub(super) fn data_08<C: SecureConnection>(h: &mut Harness<C>) -> Check {
                 let names = ok(client.nlst(None), "NLST")?;
                 let names: Vec<&[u8]> = names.iter().map(|p| p.as_bytes()).collect();
                 ensure_eq(names, vec![&b"a.txt"[..], b"sub"], "NLST names")?;
-                let entries = ok(client.mlsd(None), "MLSD")?;
+                let entries = ok(client.mlsd(None), "MLSD")?
+                    .into_iter()
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| format!("a valid MLSD line was refused: {e}"))?;
                 ensure_eq(entries.len(), 2, "MLSD entries")?;
                 ensure_eq(entries[0].name.as_bytes(), b"a.txt", "first MLSD name")?;
                 ensure_eq(entries[0].kind(), Some(EntryKind::File), "a.txt type")?;
