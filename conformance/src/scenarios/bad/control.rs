@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use ftps_core::reply::ReplyError;
-use ftps_core::{Error, Phase, SecureConnection, TlsErrorKind};
+use ftps_core::{Error, Phase, ProtocolError, SecureConnection, TlsErrorKind};
 
 use super::{ensure_dead, ensure_within, parallel, versions, Variant, SLACK};
 use crate::checks::{commands, ensure, ensure_eq, ensure_usable, err, ok, Check};
@@ -307,8 +307,13 @@ pub(super) fn bad_06<C: SecureConnection>(h: &mut Harness<C>) -> Check {
 // ---- BAD-07 ----------------------------------------------------------------------------------
 
 /// A `ProtocolViolation`: the server broke the command/reply sequence.
-fn protocol_violation(e: &Error) -> Check {
-    ensure_kind(e, matches!(e, Error::Protocol(_)), "ProtocolViolation")
+/// A `ProtocolViolation` over the reply of the wrong class, `code`.
+fn protocol_violation(e: &Error, code: u16) -> Check {
+    let fits = matches!(
+        e,
+        Error::Protocol(ProtocolError::UnexpectedReply { reply, .. }) if reply.code() == code
+    );
+    ensure_kind(e, fits, &format!("ProtocolViolation over the {code}"))
 }
 
 /// A simple command answered with a 1xx: `ProtocolViolation`, unusable, nothing more sent.
@@ -329,7 +334,8 @@ fn preliminary_to<C: SecureConnection>(
         |server| {
             let mut client = ok(h.connect_login(server), "connect and login")?;
             let e = err(call(&mut client), command)?;
-            protocol_violation(&e)?;
+            let code = reply[..3].parse().unwrap_or(0);
+            protocol_violation(&e, code)?;
             ensure_dead(&mut client, &e)
         },
         |record| ensure_login_then(record, &[command], "commands"),
@@ -354,7 +360,7 @@ pub(super) fn bad_07<C: SecureConnection>(h: &mut Harness<C>) -> Check {
             let mut client = ok(h.connect_login(server), "connect and login")?;
             let mut sink = Vec::new();
             let e = err(client.download("f", &mut sink), "RETR answered 350")?;
-            protocol_violation(&e)?;
+            protocol_violation(&e, 350)?;
             ensure(sink.is_empty(), || "bytes reached the caller".into())?;
             ensure_dead(&mut client, &e)
         },
@@ -370,7 +376,7 @@ pub(super) fn bad_07<C: SecureConnection>(h: &mut Harness<C>) -> Check {
         },
         |server| {
             let e = err(h.connect(server), "connect, AUTH TLS answered 200")?;
-            protocol_violation(&e)?;
+            protocol_violation(&e, 200)?;
             ensure_usable(&e, false)
         },
         |record| {
@@ -413,7 +419,11 @@ fn bad_07_227<C: SecureConnection>(h: &Harness<C>) -> Check {
                 client.download("f", &mut Vec::new()),
                 "RETR, EPSV answered 227",
             )?;
-            protocol_violation(&e)?;
+            let fits = matches!(
+                e,
+                Error::Protocol(ProtocolError::BadReplyText { what: "229", .. })
+            );
+            ensure_kind(&e, fits, "ProtocolViolation: a 229 was wanted")?;
             ensure_usable(&e, true)?;
             final_noop(&mut client)
         },

@@ -512,6 +512,9 @@ pub(super) fn bad_16<C: SecureConnection>(h: &mut Harness<C>) -> Check {
 /// What the caller reads of the endless file before it stops.
 const READ_BEFORE_STOP: usize = 8 << 20;
 
+/// The endless file repeats a pattern of this many bytes.
+const ENDLESS_CHUNK: usize = 64 * 1024;
+
 pub(super) fn bad_17<C: SecureConnection>(h: &mut Harness<C>) -> Check {
     each_pinned(h, |options| {
         scripted(
@@ -525,7 +528,7 @@ pub(super) fn bad_17<C: SecureConnection>(h: &mut Harness<C>) -> Check {
                 // The data flows on its own thread, endlessly (up to 1 GiB), until the client
                 // stops reading and closes; meanwhile the control connection answers ABOR.
                 let writer = std::thread::spawn(move || {
-                    let chunk = pattern(64 * 1024, 17);
+                    let chunk = pattern(ENDLESS_CHUNK, 17);
                     let mut sent = 0usize;
                     while sent < (1 << 30) && data.write_all(&chunk).is_ok() {
                         sent += chunk.len();
@@ -543,6 +546,9 @@ pub(super) fn bad_17<C: SecureConnection>(h: &mut Harness<C>) -> Check {
                 let mut client = ok(h.connect_login(server), "connect and login")?;
                 ensure_eq(ok(client.size("f"), "SIZE f")?, 1000, "SIZE")?;
                 let mut download = ok(client.retr("f"), "RETR f")?;
+                // Read through a small buffer while the server is still sending: a client that
+                // buffered the whole file would never return from an endless one.
+                let expected = pattern(ENDLESS_CHUNK, 17);
                 let mut buf = vec![0u8; 16 * 1024];
                 let mut total = 0usize;
                 while total < READ_BEFORE_STOP {
@@ -550,11 +556,15 @@ pub(super) fn bad_17<C: SecureConnection>(h: &mut Harness<C>) -> Check {
                         .read(&mut buf)
                         .map_err(|e| format!("reading the stream: {e}"))?;
                     ensure(n > 0, || format!("the stream ended after {total} bytes"))?;
+                    let fits = buf[..n]
+                        .iter()
+                        .enumerate()
+                        .all(|(i, b)| *b == expected[(total + i) % ENDLESS_CHUNK]);
+                    ensure(fits, || format!("wrong bytes after offset {total}"))?;
                     total += n;
                 }
-                // The caller stops: the stream is dropped, and the next call aborts.
-                drop(download);
-                let e = err(client.noop(), "the call after dropping the download")?;
+                // The caller decides to stop: ABOR (ABOR-01).
+                let e = err(download.abort(), "aborting the endless download")?;
                 ensure_kind(&e, matches!(e, Error::Aborted { .. }), "Aborted")?;
                 ensure_code(&e, 426)?;
                 ensure_usable(&e, true)?;
@@ -601,7 +611,14 @@ fn bad_19_one<C: SecureConnection>(h: &Harness<C>, options: ServerOptions, extra
                 return final_noop(&mut client);
             }
             let e = err(client.download("f", &mut Vec::new()), "RETR")?;
-            ensure_kind(&e, matches!(e, Error::Protocol(_)), "ProtocolViolation")?;
+            let fits = match &e {
+                Error::Protocol(ProtocolError::TooManyPreliminaryReplies) => true,
+                Error::Protocol(ProtocolError::UnexpectedReply { reply, .. }) => {
+                    reply.is_preliminary()
+                }
+                _ => false,
+            };
+            ensure_kind(&e, fits, "ProtocolViolation over a 1xx reply")?;
             ensure_dead(&mut client, &e)
         },
         |_| Ok(()),
