@@ -29,8 +29,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use ftps_core::tls::framing::{CloseTracker, FramedTcp};
 use ftps_core::{
-    Capabilities, Capability, CloseState, SecureConnection, SecureStream, ServerName, SessionInfo,
-    TlsError, TlsErrorKind,
+    Capabilities, CloseState, SecureConnection, SecureStream, ServerName, SessionInfo, TlsError,
+    TlsErrorKind,
 };
 pub use openssl;
 use openssl::error::ErrorStack;
@@ -156,12 +156,7 @@ impl SecureConnection for OpenSslConnector {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::none()
-            .with(Capability::Resumption)
-            .with(Capability::Unwrap)
-            .with(Capability::ClientCert)
-            .with(Capability::Describe)
-            .with(Capability::Tls13)
+        Capabilities::all()
     }
 
     fn secure_control(

@@ -27,8 +27,8 @@ use std::sync::Arc;
 
 use ftps_core::tls::framing::{CloseTracker, RecordFraming};
 use ftps_core::{
-    Capabilities, Capability, CloseState, SecureConnection, SecureStream, ServerName, SessionInfo,
-    TlsError, TlsErrorKind,
+    Capabilities, CloseState, SecureConnection, SecureStream, ServerName, SessionInfo, TlsError,
+    TlsErrorKind,
 };
 pub use rustls;
 use rustls::client::{ClientSessionMemoryCache, Resumption};
@@ -101,12 +101,7 @@ impl SecureConnection for RustlsConnector {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::none()
-            .with(Capability::Resumption)
-            .with(Capability::Unwrap)
-            .with(Capability::ClientCert)
-            .with(Capability::Describe)
-            .with(Capability::Tls13)
+        Capabilities::all()
     }
 
     fn secure_control(

@@ -182,6 +182,16 @@ impl Capabilities {
         Capabilities { bits: 0 }
     }
 
+    /// Every capability: what a backend that keeps the whole contract declares.
+    pub const fn all() -> Self {
+        Capabilities::none()
+            .with(Capability::Resumption)
+            .with(Capability::Unwrap)
+            .with(Capability::ClientCert)
+            .with(Capability::Describe)
+            .with(Capability::Tls13)
+    }
+
     /// This set plus `capability`.
     #[must_use]
     pub const fn with(self, capability: Capability) -> Self {
