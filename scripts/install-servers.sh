@@ -35,8 +35,20 @@ for pkg in "${PACKAGES[@]}"; do
     fi
 done
 
+# The other servers (Debian's server packages conflict with each other, so they are unpacked
+# rather than installed) come from their own scripts/<server>/install.sh, run after apt.
+run_server_installers() {
+    local installer
+    for installer in "$(dirname -- "$0")"/*/install.sh; do
+        [[ -f ${installer} ]] || continue
+        echo "install-servers: ${installer}"
+        bash "${installer}"
+    done
+}
+
 if [[ ${#missing[@]} -eq 0 ]]; then
-    echo "install-servers: nothing to install"
+    echo "install-servers: apt packages: nothing to install"
+    run_server_installers
     exit 0
 fi
 
@@ -84,3 +96,5 @@ if awk 'NR > 1 && $4 == "0A" { split($2, a, ":"); if (a[2] == "0015") found = 1 
 else
     echo "install-servers: nothing listens on port 21"
 fi
+
+run_server_installers

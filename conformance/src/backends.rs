@@ -25,26 +25,56 @@ pub fn run_all(
 ) {
     #[cfg(feature = "rustls")]
     if only.is_none_or(|b| b == "rustls") {
-        let factory = crate::__private::factory(|pki| {
-            ftps_rustls::RustlsConnector::trusting(pki.ca_der())
-                .expect("the test CA is a valid certificate")
-        });
+        let factory = crate::__private::factory_with_client_cert(
+            |pki| {
+                ftps_rustls::RustlsConnector::trusting(pki.ca_der())
+                    .expect("the test CA is a valid certificate")
+            },
+            |pki| {
+                ftps_rustls::RustlsConnector::trusting_with_client_cert(
+                    pki.ca_der(),
+                    pki.client_cert_pem().as_bytes(),
+                    pki.client_key_pem().as_bytes(),
+                )
+                .expect("the test client certificate is valid")
+            },
+        );
         report.run("rustls", &factory, filter, &mut progress);
     }
     #[cfg(feature = "openssl")]
     if only.is_none_or(|b| b == "openssl") {
-        let factory = crate::__private::factory(|pki| {
-            ftps_openssl::OpenSslConnector::trusting(pki.ca_der())
-                .expect("the test CA is a valid certificate")
-        });
+        let factory = crate::__private::factory_with_client_cert(
+            |pki| {
+                ftps_openssl::OpenSslConnector::trusting(pki.ca_der())
+                    .expect("the test CA is a valid certificate")
+            },
+            |pki| {
+                ftps_openssl::OpenSslConnector::trusting_with_client_cert(
+                    pki.ca_der(),
+                    pki.client_cert_pem().as_bytes(),
+                    pki.client_key_pem().as_bytes(),
+                )
+                .expect("the test client certificate is valid")
+            },
+        );
         report.run("openssl", &factory, filter, &mut progress);
     }
     #[cfg(feature = "native-tls")]
     if only.is_none_or(|b| b == "native-tls") {
-        let factory = crate::__private::factory(|pki| {
-            ftps_native::NativeTlsConnector::trusting(pki.ca_der())
-                .expect("the test CA is a valid certificate")
-        });
+        let factory = crate::__private::factory_with_client_cert(
+            |pki| {
+                ftps_native::NativeTlsConnector::trusting(pki.ca_der())
+                    .expect("the test CA is a valid certificate")
+            },
+            |pki| {
+                ftps_native::NativeTlsConnector::trusting_with_client_cert(
+                    pki.ca_der(),
+                    pki.client_cert_pem().as_bytes(),
+                    pki.client_key_pem().as_bytes(),
+                )
+                .expect("the test client certificate is valid")
+            },
+        );
         report.run("native-tls", &factory, filter, &mut progress);
     }
 }

@@ -76,6 +76,20 @@
 //! ftps_conformance::conformance_main!(|pki| my_tls::Connector::trusting(pki.ca_der()).unwrap());
 //! ```
 //!
+//! A backend that declares `client-cert` adds a second closure whose connector also presents the
+//! test client certificate (`pki.client_cert_pem()`, `pki.client_key_pem()`): CERT-01 and
+//! SESS-05 d use it, and fail if it is missing.
+//!
+//! ```ignore
+//! ftps_conformance::conformance_main!(
+//!     |pki| my_tls::Connector::trusting(pki.ca_der()).unwrap(),
+//!     client_cert = |pki| my_tls::Connector::trusting(pki.ca_der())
+//!         .unwrap()
+//!         .with_client_cert(&pki.client_cert_pem(), &pki.client_key_pem())
+//!         .unwrap(),
+//! );
+//! ```
+//!
 //! `cargo test --test conformance` then runs one test per scenario, named by its ID
 //! (`cargo test --test conformance -- SESS` runs a group). Each scenario runs against the
 //! in-process server of [`crate::server`] on loopback, with short time limits, in its own

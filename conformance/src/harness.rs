@@ -13,8 +13,59 @@ use crate::server::{shared_pki, Pki, TestServer};
 /// A scenario that takes longer than this has failed: "hang" (SCENARIOS A4).
 pub const SCENARIO_LIMIT: Duration = Duration::from_secs(15);
 
-/// Makes the backend under test from the test PKI, so real certificate verification runs.
-pub type Factory<C> = Arc<dyn Fn(&Pki) -> C + Send + Sync>;
+/// A closure that makes a connector of the backend under test from the test PKI.
+type Make<C> = Arc<dyn Fn(&Pki) -> C + Send + Sync>;
+
+/// Makes the backend under test from the test PKI, so real certificate verification runs: a
+/// connector that trusts the test CA and, for the client-certificate scenarios (CERT-01,
+/// SESS-05 d), one that also presents the PKI's client certificate.
+pub struct Factory<C> {
+    trusting: Make<C>,
+    with_client_cert: Option<Make<C>>,
+}
+
+impl<C> Factory<C> {
+    /// A factory whose connectors trust the test CA ([`Pki::ca_der`]) and present no client
+    /// certificate.
+    pub fn new(trusting: impl Fn(&Pki) -> C + Send + Sync + 'static) -> Self {
+        Factory {
+            trusting: Arc::new(trusting),
+            with_client_cert: None,
+        }
+    }
+
+    /// Adds the maker of connectors that trust the test CA and present the client certificate
+    /// [`Pki::client_cert_pem`] with its key [`Pki::client_key_pem`]. A backend that declares
+    /// [`Capability::ClientCert`](ftps_core::Capability::ClientCert) without one fails the
+    /// scenarios that need a client certificate.
+    pub fn with_client_cert(
+        mut self,
+        with_client_cert: impl Fn(&Pki) -> C + Send + Sync + 'static,
+    ) -> Self {
+        self.with_client_cert = Some(Arc::new(with_client_cert));
+        self
+    }
+
+    /// A connector that trusts the test CA.
+    pub fn make(&self, pki: &Pki) -> C {
+        (self.trusting)(pki)
+    }
+
+    /// A connector that trusts the test CA and presents the client certificate, if this
+    /// factory can make one.
+    pub fn make_with_client_cert(&self, pki: &Pki) -> Option<C> {
+        self.with_client_cert.as_ref().map(|make| make(pki))
+    }
+}
+
+impl<C> Clone for Factory<C> {
+    fn clone(&self) -> Self {
+        Factory {
+            trusting: Arc::clone(&self.trusting),
+            with_client_cert: self.with_client_cert.clone(),
+        }
+    }
+}
 
 /// The scenario's view of the backend under test.
 pub struct Harness<C: SecureConnection> {
@@ -38,7 +89,18 @@ impl<C: SecureConnection> Harness<C> {
 
     /// A fresh connector of the backend under test, trusting the test CA.
     pub fn connector(&self) -> C {
-        (self.factory)(self.pki)
+        self.factory.make(self.pki)
+    }
+
+    /// A fresh connector that trusts the test CA and presents the PKI's client certificate.
+    /// `Err` says why there is none: the backend's factory was given no client-certificate
+    /// maker (see [`Factory::with_client_cert`]).
+    pub fn connector_with_client_cert(&self) -> Result<C, String> {
+        self.factory.make_with_client_cert(self.pki).ok_or_else(|| {
+            "the backend declares client-cert, but its factory makes no connector with a \
+             client certificate (conformance_main!(..., client_cert = ...))"
+                .to_owned()
+        })
     }
 
     /// The backend's declared capabilities.
@@ -84,7 +146,7 @@ impl<C: SecureConnection> Harness<C> {
 /// Runs one scenario: unsupported if the backend lacks a capability, otherwise in its own
 /// thread, with panics caught (A5) and the [`SCENARIO_LIMIT`] enforced (A4).
 pub fn run_scenario<C: SecureConnection>(scenario: &Scenario<C>, factory: &Factory<C>) -> Outcome {
-    let harness = Harness::new(Arc::clone(factory));
+    let harness = Harness::new(factory.clone());
     let capabilities = harness.capabilities();
     if let Some(missing) = scenario.needs.iter().find(|c| !capabilities.supports(**c)) {
         return Outcome::Unsupported(*missing);

@@ -1,7 +1,6 @@
 //! Support for [`conformance_main!`](crate::conformance_main). Not a stable API.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use ftps_core::SecureConnection;
 use libtest_mimic::{Arguments, Failed, Trial};
@@ -17,13 +16,24 @@ where
     C: SecureConnection,
     F: Fn(&Pki) -> C + Send + Sync + 'static,
 {
-    Arc::new(f)
+    Factory::new(f)
+}
+
+/// Wraps two closures as a [`Factory`]: one trusting the test CA, one that also presents the
+/// PKI's client certificate.
+pub fn factory_with_client_cert<C, F, G>(f: F, g: G) -> Factory<C>
+where
+    C: SecureConnection,
+    F: Fn(&Pki) -> C + Send + Sync + 'static,
+    G: Fn(&Pki) -> C + Send + Sync + 'static,
+{
+    Factory::new(f).with_client_cert(g)
 }
 
 /// One trial per scenario; unsupported scenarios are ignored trials of kind `unsupported`.
 pub fn main_with<C: SecureConnection>(factory: Factory<C>) -> ExitCode {
     let args = Arguments::from_args();
-    let capabilities = (factory)(crate::server::shared_pki()).capabilities();
+    let capabilities = factory.make(crate::server::shared_pki()).capabilities();
     let trials = scenarios::<C>()
         .into_iter()
         .map(|scenario| {
@@ -32,7 +42,7 @@ pub fn main_with<C: SecureConnection>(factory: Factory<C>) -> ExitCode {
                 .iter()
                 .find(|c| !capabilities.supports(**c))
                 .copied();
-            let factory = Arc::clone(&factory);
+            let factory = factory.clone();
             let trial = Trial::test(scenario.id, move || {
                 match run_scenario(&scenario, &factory) {
                     Outcome::Pass => Ok(()),

@@ -136,6 +136,14 @@ pub enum Error {
         /// The command verb it answered.
         command: String,
     },
+    /// The server asked for a password during login (331, or 336 with a challenge) and none
+    /// was given ([`Client::login_with_certificate`](crate::Client::login_with_certificate), or
+    /// a prompt callback that returned `None`); no `PASS` was sent.
+    #[error("the server requires a password: {reply}")]
+    PasswordRequired {
+        /// The 331 or 336 reply to USER.
+        reply: Reply,
+    },
     /// The server sent 421 and is closing the connection.
     #[error("the server is closing the connection: {reply}")]
     ServiceClosing {
@@ -216,6 +224,7 @@ impl Error {
                 ) && reply.is_some()
             }
             Error::Reply { .. }
+            | Error::PasswordRequired { .. }
             | Error::DataProtectionRefused { .. }
             | Error::DataProtectionRequired { .. }
             | Error::InvalidState(_)
@@ -252,6 +261,7 @@ impl Error {
         match self {
             Error::TlsUnavailable { reply }
             | Error::Reply { reply, .. }
+            | Error::PasswordRequired { reply }
             | Error::ServiceClosing { reply }
             | Error::DataProtectionRefused { reply }
             | Error::DataProtectionRequired { reply } => Some(reply),

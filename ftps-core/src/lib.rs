@@ -52,8 +52,8 @@ pub mod session;
 pub mod tls;
 
 pub use client::{
-    Client, ClientBuilder, DataConnectionMode, Download, Mode, PassiveAddress, Timeouts,
-    TransferOutcome, Upload,
+    Client, ClientBuilder, DataConnectionMode, Download, Mode, PassiveAddress, PasswordPrompt,
+    Timeouts, TransferOutcome, Upload,
 };
 pub use command::{ProtectionLevel, TransferType};
 pub use error::{Error, Phase, ProtocolError, Result};

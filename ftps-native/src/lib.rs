@@ -81,7 +81,9 @@ use ftps_core::{
     TlsError, TlsErrorKind,
 };
 pub use native_tls;
-use native_tls::{Certificate, HandshakeError, Protocol, TlsConnector};
+use native_tls::{
+    Certificate, HandshakeError, Identity, Protocol, TlsConnector, TlsConnectorBuilder,
+};
 
 /// Whether native-tls runs on OpenSSL here (its choice of library, from its own manifest).
 const OPENSSL: bool = cfg!(not(any(target_os = "windows", target_vendor = "apple")));
@@ -108,18 +110,35 @@ impl NativeTlsConnector {
     /// A connector that trusts exactly the CA certificate `ca_der` (DER), not the system's
     /// roots, with TLS 1.2 as the minimum version and no client certificate.
     pub fn trusting(ca_der: &[u8]) -> Result<Self, TlsError> {
-        let ca = Certificate::from_der(ca_der).map_err(|e| {
-            TlsError::new(TlsErrorKind::Other, "the ca certificate is not usable").with_source(e)
+        build(&mut trusting_builder(ca_der)?)
+    }
+
+    /// Like [`NativeTlsConnector::trusting`], and presents a client certificate when the
+    /// server asks for one: `cert_pem` holds the certificate, then any intermediates (PEM), and
+    /// `key_pem` its PKCS#8 private key (PEM, `BEGIN PRIVATE KEY`), as
+    /// [`Identity::from_pkcs8`] takes them.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let connector = ftps_native::NativeTlsConnector::trusting_with_client_cert(
+    ///     &std::fs::read("ca.der")?,
+    ///     &std::fs::read("client.pem")?,
+    ///     &std::fs::read("client.key")?,
+    /// )?;
+    /// # let _ = connector;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn trusting_with_client_cert(
+        ca_der: &[u8],
+        cert_pem: &[u8],
+        key_pem: &[u8],
+    ) -> Result<Self, TlsError> {
+        let identity = Identity::from_pkcs8(cert_pem, key_pem).map_err(|e| {
+            TlsError::new(TlsErrorKind::Other, "the client certificate is not usable")
+                .with_source(e)
         })?;
-        let connector = TlsConnector::builder()
-            .add_root_certificate(ca)
-            .disable_built_in_roots(true)
-            .min_protocol_version(Some(Protocol::Tlsv12))
-            .build()
-            .map_err(|e| {
-                TlsError::new(TlsErrorKind::Other, "cannot build the tls connector").with_source(e)
-            })?;
-        Ok(NativeTlsConnector::new(connector))
+        build(trusting_builder(ca_der)?.identity(identity))
     }
 
     /// The native-tls connector this backend uses.
@@ -164,6 +183,26 @@ impl NativeTlsConnector {
             }
         }
     }
+}
+
+/// A connector builder that trusts exactly `ca_der`, with TLS 1.2 as the minimum version.
+fn trusting_builder(ca_der: &[u8]) -> Result<TlsConnectorBuilder, TlsError> {
+    let ca = Certificate::from_der(ca_der).map_err(|e| {
+        TlsError::new(TlsErrorKind::Other, "the ca certificate is not usable").with_source(e)
+    })?;
+    let mut builder = TlsConnector::builder();
+    builder
+        .add_root_certificate(ca)
+        .disable_built_in_roots(true)
+        .min_protocol_version(Some(Protocol::Tlsv12));
+    Ok(builder)
+}
+
+fn build(builder: &mut TlsConnectorBuilder) -> Result<NativeTlsConnector, TlsError> {
+    let connector = builder.build().map_err(|e| {
+        TlsError::new(TlsErrorKind::Other, "cannot build the tls connector").with_source(e)
+    })?;
+    Ok(NativeTlsConnector::new(connector))
 }
 
 impl From<TlsConnector> for NativeTlsConnector {
@@ -415,6 +454,10 @@ where
         None if has(&["certificate verify failed"]) => (
             TlsErrorKind::CertificateInvalid,
             "the server certificate did not verify",
+        ),
+        None if has(&["alert certificate required"]) => (
+            TlsErrorKind::ClientCertificateRequired,
+            "the server requires a client certificate",
         ),
         None if has(&ALERT) => (TlsErrorKind::AlertReceived, "received a fatal tls alert"),
         // A record that is not TLS in the middle of the stream (cleartext inside TLS).

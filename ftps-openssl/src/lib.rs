@@ -34,8 +34,10 @@ use ftps_core::{
 };
 pub use openssl;
 use openssl::error::ErrorStack;
+use openssl::pkey::PKey;
 use openssl::ssl::{
-    self, ErrorCode, SslConnector, SslContext, SslMethod, SslRef, SslSession, SslStream, SslVersion,
+    self, ErrorCode, SslConnector, SslConnectorBuilder, SslContext, SslMethod, SslRef, SslSession,
+    SslStream, SslVersion,
 };
 use openssl::x509::store::X509StoreBuilder;
 use openssl::x509::X509;
@@ -51,6 +53,8 @@ const NOT_TLS: [i32; 5] = [267, 252, 156, 155, 198];
 const VERIFY_FAILED: i32 = 134;
 /// `SSL_AD_REASON_OFFSET`: reasons from here on are alerts received from the peer.
 const ALERT_OFFSET: i32 = 1000;
+/// `SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED`: the server's `certificate_required` alert (116).
+const CERTIFICATE_REQUIRED: i32 = ALERT_OFFSET + 116;
 /// `X509_V_ERR_HOSTNAME_MISMATCH` and `X509_V_ERR_IP_ADDRESS_MISMATCH` (`openssl/x509_vfy.h`).
 const NAME_MISMATCH: [i32; 2] = [62, 64];
 
@@ -74,16 +78,54 @@ impl OpenSslConnector {
     /// A connector that trusts exactly the CA certificate `ca_der` (DER), not the system's
     /// roots, with TLS 1.2 as the minimum version and no client certificate.
     pub fn trusting(ca_der: &[u8]) -> Result<Self, TlsError> {
-        let ca = X509::from_der(ca_der).map_err(|e| {
-            TlsError::new(TlsErrorKind::Other, "the ca certificate is not usable").with_source(e)
+        Ok(OpenSslConnector::new(trusting_builder(ca_der)?.build()))
+    }
+
+    /// Like [`OpenSslConnector::trusting`], and presents a client certificate when the server
+    /// asks for one: `cert_pem` holds the certificate, then any intermediates (PEM), and
+    /// `key_pem` its private key (PEM).
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let connector = ftps_openssl::OpenSslConnector::trusting_with_client_cert(
+    ///     &std::fs::read("ca.der")?,
+    ///     &std::fs::read("client.pem")?,
+    ///     &std::fs::read("client.key")?,
+    /// )?;
+    /// # let _ = connector;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn trusting_with_client_cert(
+        ca_der: &[u8],
+        cert_pem: &[u8],
+        key_pem: &[u8],
+    ) -> Result<Self, TlsError> {
+        let unusable = |message: &'static str| {
+            move |e: ErrorStack| TlsError::new(TlsErrorKind::Other, message).with_source(e)
+        };
+        let mut chain = X509::stack_from_pem(cert_pem)
+            .map_err(unusable("the client certificate is not usable"))?
+            .into_iter();
+        let leaf = chain.next().ok_or_else(|| {
+            TlsError::new(
+                TlsErrorKind::Other,
+                "no certificate in the client certificate pem",
+            )
         })?;
-        let mut store = X509StoreBuilder::new().map_err(stack_error)?;
-        store.add_cert(ca).map_err(stack_error)?;
-        let mut builder = SslConnector::builder(SslMethod::tls_client()).map_err(stack_error)?;
-        builder.set_cert_store(store.build());
-        builder
-            .set_min_proto_version(Some(SslVersion::TLS1_2))
-            .map_err(stack_error)?;
+        let key = PKey::private_key_from_pem(key_pem)
+            .map_err(unusable("the client private key is not usable"))?;
+        let mut builder = trusting_builder(ca_der)?;
+        builder.set_certificate(&leaf).map_err(stack_error)?;
+        for intermediate in chain {
+            builder
+                .add_extra_chain_cert(intermediate)
+                .map_err(stack_error)?;
+        }
+        builder.set_private_key(&key).map_err(stack_error)?;
+        builder.check_private_key().map_err(unusable(
+            "the client private key does not match the certificate",
+        ))?;
         Ok(OpenSslConnector::new(builder.build()))
     }
 
@@ -140,6 +182,21 @@ impl OpenSslConnector {
             close: CloseTracker::default(),
         })
     }
+}
+
+/// A connector builder that trusts exactly `ca_der`, with TLS 1.2 as the minimum version.
+fn trusting_builder(ca_der: &[u8]) -> Result<SslConnectorBuilder, TlsError> {
+    let ca = X509::from_der(ca_der).map_err(|e| {
+        TlsError::new(TlsErrorKind::Other, "the ca certificate is not usable").with_source(e)
+    })?;
+    let mut store = X509StoreBuilder::new().map_err(stack_error)?;
+    store.add_cert(ca).map_err(stack_error)?;
+    let mut builder = SslConnector::builder(SslMethod::tls_client()).map_err(stack_error)?;
+    builder.set_cert_store(store.build());
+    builder
+        .set_min_proto_version(Some(SslVersion::TLS1_2))
+        .map_err(stack_error)?;
+    Ok(builder)
 }
 
 impl From<SslConnector> for OpenSslConnector {
@@ -380,6 +437,11 @@ fn map_error(error: ssl::Error, ssl: &SslRef) -> TlsError {
         (
             TlsErrorKind::CertificateInvalid,
             "the server certificate did not verify",
+        )
+    } else if reasons.contains(&CERTIFICATE_REQUIRED) {
+        (
+            TlsErrorKind::ClientCertificateRequired,
+            "the server requires a client certificate",
         )
     } else if reasons.iter().any(|r| *r >= ALERT_OFFSET) {
         (TlsErrorKind::AlertReceived, "received a fatal tls alert")

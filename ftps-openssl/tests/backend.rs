@@ -298,7 +298,7 @@ fn client_certificate_is_presented() {
         let mut stream = accept_tls(&listener, &config).unwrap();
         let cert = stream.conn.peer_certificates().unwrap()[0].to_vec();
         ok_and_close(&mut stream);
-        // The second client has no certificate: the handshake fails with an alert.
+        // The second client has no certificate: the handshake fails with certificate_required.
         assert!(accept_tls(&listener, &config).is_err());
         cert
     });
@@ -325,7 +325,11 @@ fn client_certificate_is_presented() {
     let err = trusted()
         .secure_control(connect(addr), &localhost())
         .unwrap_err();
-    assert_eq!(err.kind(), TlsErrorKind::AlertReceived, "{err:?}");
+    assert_eq!(
+        err.kind(),
+        TlsErrorKind::ClientCertificateRequired,
+        "{err:?}"
+    );
     assert_eq!(server.join().unwrap(), pki.client_cert_der());
 }
 
@@ -593,7 +597,7 @@ fn tls13_clean_close_and_truncation() {
 }
 
 /// Under TLS 1.3 the client's handshake is over before the server checks the client
-/// certificate, so the server's fatal alert arrives on the first read.
+/// certificate, so the server's fatal `certificate_required` alert arrives on the first read.
 #[test]
 fn a_fatal_alert_on_read_is_a_tls_error() {
     let pki = shared_pki();
@@ -613,7 +617,11 @@ fn a_fatal_alert_on_read_is_a_tls_error() {
         .get_ref()
         .and_then(|e| e.downcast_ref::<ftps_core::TlsError>())
         .expect("a TlsError inside the io::Error");
-    assert_eq!(tls.kind(), TlsErrorKind::AlertReceived, "{tls:?}");
+    assert_eq!(
+        tls.kind(),
+        TlsErrorKind::ClientCertificateRequired,
+        "{tls:?}"
+    );
     assert_eq!(stream.close_state(), CloseState::Open);
     drop(stream);
     server.join().unwrap();

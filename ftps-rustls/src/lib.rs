@@ -32,7 +32,8 @@ use ftps_core::{
 };
 pub use rustls;
 use rustls::client::{ClientSessionMemoryCache, Resumption};
-use rustls::pki_types::{self, CertificateDer};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{self, CertificateDer, PrivateKeyDer};
 use rustls::{ClientConfig, ClientConnection, HandshakeKind, ProtocolVersion, RootCertStore};
 
 /// How many entries the per-control-connection session store holds: one server name with up to
@@ -59,19 +60,44 @@ impl RustlsConnector {
     /// A connector that trusts exactly the CA certificate `ca_der` (DER), with the ring
     /// provider, TLS 1.2 and 1.3, and no client certificate.
     pub fn trusting(ca_der: &[u8]) -> Result<Self, TlsError> {
-        let mut roots = RootCertStore::empty();
-        roots
-            .add(CertificateDer::from(ca_der.to_vec()))
-            .map_err(|e| {
-                TlsError::new(TlsErrorKind::Other, "the ca certificate is not usable")
-                    .with_source(e)
-            })?;
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(map_error)?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let config = trusting_builder(ca_der)?.with_no_client_auth();
+        Ok(RustlsConnector::new(Arc::new(config)))
+    }
+
+    /// Like [`RustlsConnector::trusting`], and presents a client certificate when the server
+    /// asks for one: `cert_pem` holds the certificate, then any intermediates (PEM), and
+    /// `key_pem` its private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let connector = ftps_rustls::RustlsConnector::trusting_with_client_cert(
+    ///     &std::fs::read("ca.der")?,
+    ///     &std::fs::read("client.pem")?,
+    ///     &std::fs::read("client.key")?,
+    /// )?;
+    /// # let _ = connector;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn trusting_with_client_cert(
+        ca_der: &[u8],
+        cert_pem: &[u8],
+        key_pem: &[u8],
+    ) -> Result<Self, TlsError> {
+        let chain = CertificateDer::pem_slice_iter(cert_pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| unusable("the client certificate is not usable", e))?;
+        if chain.is_empty() {
+            return Err(TlsError::new(
+                TlsErrorKind::Other,
+                "no certificate in the client certificate pem",
+            ));
+        }
+        let key = PrivateKeyDer::from_pem_slice(key_pem)
+            .map_err(|e| unusable("the client private key is not usable", e))?;
+        let config = trusting_builder(ca_der)?
+            .with_client_auth_cert(chain, key)
+            .map_err(map_error)?;
         Ok(RustlsConnector::new(Arc::new(config)))
     }
 
@@ -79,6 +105,26 @@ impl RustlsConnector {
     pub fn config(&self) -> &Arc<ClientConfig> {
         &self.config
     }
+}
+
+/// A configuration builder with the ring provider, TLS 1.2 and 1.3, trusting exactly `ca_der`.
+fn trusting_builder(
+    ca_der: &[u8],
+) -> Result<rustls::ConfigBuilder<ClientConfig, rustls::client::WantsClientCert>, TlsError> {
+    let mut roots = RootCertStore::empty();
+    roots
+        .add(CertificateDer::from(ca_der.to_vec()))
+        .map_err(|e| unusable("the ca certificate is not usable", e))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(map_error)?
+        .with_root_certificates(roots))
+}
+
+/// A configuration input that cannot be used: `message`, with the parser's error as source.
+fn unusable(message: &str, error: impl std::error::Error + Send + Sync + 'static) -> TlsError {
+    TlsError::new(TlsErrorKind::Other, message).with_source(error)
 }
 
 impl From<ClientConfig> for RustlsConnector {
@@ -316,6 +362,10 @@ fn map_error(error: rustls::Error) -> TlsError {
         E::InvalidCertificate(_) | E::NoCertificatesPresented => (
             TlsErrorKind::CertificateInvalid,
             "the server certificate did not verify",
+        ),
+        E::AlertReceived(rustls::AlertDescription::CertificateRequired) => (
+            TlsErrorKind::ClientCertificateRequired,
+            "the server requires a client certificate",
         ),
         E::AlertReceived(_) => (TlsErrorKind::AlertReceived, "received a fatal tls alert"),
         E::InvalidMessage(M::InvalidContentType | M::UnknownProtocolVersion) => (

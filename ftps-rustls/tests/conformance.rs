@@ -1,5 +1,11 @@
 //! Every conformance scenario against the rustls backend, one test per scenario ID.
 
-ftps_conformance::conformance_main!(|pki| {
-    ftps_rustls::RustlsConnector::trusting(pki.ca_der()).expect("the test CA is valid")
-});
+ftps_conformance::conformance_main!(
+    |pki| ftps_rustls::RustlsConnector::trusting(pki.ca_der()).expect("the test CA is valid"),
+    client_cert = |pki| ftps_rustls::RustlsConnector::trusting_with_client_cert(
+        pki.ca_der(),
+        pki.client_cert_pem().as_bytes(),
+        pki.client_key_pem().as_bytes(),
+    )
+    .expect("the test client certificate is valid"),
+);

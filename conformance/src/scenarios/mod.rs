@@ -21,6 +21,7 @@ mod abor;
 mod auth;
 mod bad;
 mod ccc;
+mod cert;
 mod close;
 mod cmd;
 mod data;
@@ -49,6 +50,7 @@ pub fn scenarios<C: SecureConnection>() -> Vec<Scenario<C>> {
     all.extend(close::scenarios::<C>());
     all.extend(ccc::scenarios::<C>());
     all.extend(rein::scenarios::<C>());
+    all.extend(cert::scenarios::<C>());
     all.extend(implicit::scenarios::<C>());
     all.extend(reply::scenarios::<C>());
     all.extend(abor::scenarios::<C>());

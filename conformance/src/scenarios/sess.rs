@@ -1,10 +1,9 @@
 //! SESS-01 … SESS-07: TLS session reuse on data connections (RFC 4217 §10.2, §15.1, RFC 8446
 //! §4.6.1 and Appendix C.4).
 //!
-//! SESS-05 d (a client certificate on the data connection) is not here: a scenario only gets
-//! the backend's connector as the factory makes it, trusting the test CA, and there is no
-//! backend-generic way to give it a client certificate. SESS-05 b's optional strict
-//! "same certificate" mode is not checked either: the client has no such mode.
+//! SESS-05 b's optional strict "same certificate" mode is not checked: the client has no such
+//! mode. SESS-05 d runs for backends that declare a client certificate, with the connector the
+//! factory makes for it.
 
 use std::cell::RefCell;
 use std::net::TcpStream;
@@ -27,7 +26,8 @@ use crate::checks::{
 use crate::harness::Harness;
 use crate::scenario::Scenario;
 use crate::server::{
-    CertChoice, Conn, DataConn, MemFs, Record, ServeOptions, ServerOptions, TestServer, TlsVersion,
+    CertChoice, ClientAuth, Conn, DataConn, MemFs, Record, ServeOptions, ServerOptions, TestServer,
+    TlsVersion,
 };
 
 pub(crate) fn scenarios<C: SecureConnection>() -> Vec<Scenario<C>> {
@@ -437,8 +437,62 @@ fn sess_05<C: SecureConnection>(h: &mut Harness<C>) -> Check {
             sess_05_refused(h, version, bad)
                 .map_err(|e| format!("c ({bad:?} certificate): {e}"))?;
         }
+        if h.capabilities().supports(Capability::ClientCert) {
+            sess_05_client_cert(h, version).map_err(|e| format!("d (client certificate): {e}"))?;
+        }
         Ok(())
     })
+}
+
+/// SESS-05 d: the server requires a client certificate on every connection; the client's
+/// certificate reaches it on the data connections too, through resumption (the first) and in a
+/// full handshake once the server forgot the data sessions (the second).
+fn sess_05_client_cert<C: SecureConnection>(h: &Harness<C>, version: TlsVersion) -> Check {
+    let options = ServerOptions {
+        client_auth: ClientAuth::Require,
+        ..pinned(version)
+    };
+    let client_der = h.pki().client_cert_der().to_vec();
+    scripted(
+        options,
+        |c| {
+            let data = retr_opened(c)?;
+            let data = handshake_or_refuse(c, data, "522 SSL connection failed.", "data 1")?;
+            send_file(c, data, b"first")?;
+            c.forget_data_sessions();
+            let data = open_retr(c, "f", OPENING_F)?;
+            let data = handshake_or_refuse(c, data, "522 SSL connection failed.", "data 2")?;
+            send_file(c, data, b"second")?;
+            noop_ok(c)
+        },
+        |server| {
+            let connector = h.connector_with_client_cert()?;
+            let mut client = ok(
+                h.builder(server).connect(connector),
+                "connect with a client certificate",
+            )?;
+            ok(client.login("alice", "secret"), "login")?;
+            download_matching(&mut client, "f", b"first")?;
+            download_matching(&mut client, "f", b"second")?;
+            final_noop(&mut client)
+        },
+        move |record| {
+            ensure_eq(
+                record.control_client_cert.as_deref(),
+                Some(client_der.as_slice()),
+                "client certificate on the control connection",
+            )?;
+            ensure_eq(record.data.len(), 2, "data connections")?;
+            for (i, d) in record.data.iter().enumerate() {
+                ensure_eq(
+                    d.client_cert.as_deref(),
+                    Some(client_der.as_slice()),
+                    &format!("client certificate on data connection {}", i + 1),
+                )?;
+            }
+            ensure_eq(record.data[1].resumed, Some(false), "data 2 resumed")
+        },
+    )
 }
 
 /// SESS-05 a and b: the data certificate is accepted; with `full`, the data handshake cannot

@@ -66,7 +66,7 @@ pub(crate) fn login(c: &mut Conn) -> Check {
 }
 
 /// `C* PBSZ 0` · `S* 200` · `C* PROT P` · `S* 200`.
-fn protect(c: &mut Conn) -> Check {
+pub(crate) fn protect(c: &mut Conn) -> Check {
     c.expect("PBSZ 0")?;
     c.send("200 PBSZ=0")?;
     c.expect("PROT P")?;

@@ -499,6 +499,27 @@ impl Conn {
         Ok(())
     }
 
+    /// After a handshake the server failed: reads and discards whatever the client still
+    /// sends (it cannot be decrypted) until the client closes the connection, or fails after
+    /// `d`. Closing first would reset the connection and could destroy the alert the server
+    /// sent before the client reads it.
+    pub fn wait_client_gone(&mut self, d: Duration) -> Result<(), String> {
+        let tcp = self.link.tcp()?;
+        let bound = self.link.bound(d);
+        let mut buf = [0u8; 4096];
+        loop {
+            match net::read(tcp, &mut buf, bound)? {
+                Got::Data(_) => {}
+                Got::Eof | Got::Reset => return Ok(()),
+                Got::Timeout => {
+                    return Err(format!(
+                        "the client kept the connection open for {d:?} after the failed handshake"
+                    ))
+                }
+            }
+        }
+    }
+
     /// Closes the control connection normally: `shutdown(Both)`, a FIN.
     pub fn fin(&mut self) {
         self.link.shutdown(Shutdown::Both);

@@ -11,15 +11,17 @@ mod config;
 mod control;
 mod data;
 mod extensions;
+mod login;
 mod transfer;
 
 use std::io;
 use std::net::{TcpStream, ToSocketAddrs};
 
 pub use config::{ClientBuilder, DataConnectionMode, Mode, PassiveAddress, Timeouts};
+pub use login::PasswordPrompt;
 pub use transfer::{Download, TransferOutcome, Upload};
 
-use crate::command::{Command, ProtectionLevel, Secret, TransferType};
+use crate::command::{Command, ProtectionLevel, TransferType};
 use crate::error::{Error, Phase, ProtocolError, Result};
 use crate::listing::Features;
 use crate::path::{parse_quoted_path, FtpPath};
@@ -244,87 +246,11 @@ impl<C: SecureConnection> Client<C> {
         })
     }
 
-    /// Logs in with `USER` and `PASS`, then sets the data protection level (`PBSZ 0`, then
-    /// `PROT P` unless Clear data was chosen). `USER` and `PASS` are never sent in the clear
-    /// unless a `danger_` option allowed it.
-    pub fn login(&mut self, user: impl AsRef<[u8]>, password: impl AsRef<[u8]>) -> Result<()> {
-        self.login_with_account(user, password, None::<&[u8]>)
-    }
-
-    /// Like [`Client::login`], with an account for servers that ask for one (332).
-    pub fn login_with_account(
-        &mut self,
-        user: impl AsRef<[u8]>,
-        password: impl AsRef<[u8]>,
-        account: Option<impl AsRef<[u8]>>,
-    ) -> Result<()> {
-        self.ready()?;
-        let user = Command::User(user.as_ref().to_vec());
-        let pass = Command::Pass(Secret::new(password.as_ref()));
-        let account = account.map(|a| Command::Acct(Secret::new(a.as_ref())));
-        for command in [&user, &pass].into_iter().chain(account.as_ref()) {
-            let result = command.validate();
-            self.guard(result.map_err(Error::from))?;
-        }
-        let mut deferred = false;
-        if self.config.protection_before_login && self.session.control_protected() {
-            match self.set_data_protection() {
-                Ok(()) => {}
-                Err(Error::Reply { reply, .. }) | Err(Error::DataProtectionRefused { reply })
-                    if reply.code() == 530 =>
-                {
-                    deferred = true;
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        let result = self.login_exchange(&user, &pass, account.as_ref());
-        self.guard(result)?;
-        if self.session.control_protected()
-            && (!self.config.protection_before_login
-                || deferred
-                || self.session.needs_data_protection())
-        {
-            let result = self.set_data_protection();
-            self.guard(result)?;
-        }
-        Ok(())
-    }
-
-    fn login_exchange(
-        &mut self,
-        user: &Command,
-        pass: &Command,
-        account: Option<&Command>,
-    ) -> Result<()> {
-        let mut reply = self.simple(user)?;
-        if reply.code() == 331 {
-            reply = self.simple(pass)?;
-        }
-        if reply.code() == 332 {
-            let Some(account) = account else {
-                return Err(Error::Reply {
-                    reply,
-                    command: "PASS".into(),
-                });
-            };
-            reply = self.simple(account)?;
-        }
-        if reply.is_completion() {
-            Ok(())
-        } else {
-            Err(Error::Reply {
-                reply,
-                command: "USER".into(),
-            })
-        }
-    }
-
     /// Sends `PBSZ 0` and the wanted `PROT` ([`Client::negotiate_protection`]). With
     /// [`ClientBuilder::danger_prefer_private_data`], a refused `PROT P` leaves data Clear and
     /// the call succeeds (SCENARIOS PROT-04); a `530` is still returned, so that a login can
     /// defer the pair (PBSZ-03).
-    fn set_data_protection(&mut self) -> Result<()> {
+    pub(crate) fn set_data_protection(&mut self) -> Result<()> {
         let level = self.session.policy().data;
         if self.config.mode == Mode::Implicit && level == ProtectionLevel::Private {
             return self.implicit_private_data();

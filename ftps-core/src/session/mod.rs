@@ -97,7 +97,7 @@ pub enum ControlProtection {
 pub enum LoginState {
     /// Nobody is logged in.
     LoggedOut,
-    /// `USER` was accepted; `PASS` is wanted (331).
+    /// `USER` was accepted; `PASS` is wanted (331, or 336 with a challenge).
     NeedPassword,
     /// An account is wanted (332).
     NeedAccount,
@@ -462,7 +462,8 @@ impl Session {
 
 fn login_state_after(reply: &Reply) -> LoginState {
     match reply.code() {
-        331 => LoginState::NeedPassword,
+        // 336: a password is wanted, as the response to a challenge (RFC 2228 §4).
+        331 | 336 => LoginState::NeedPassword,
         332 => LoginState::NeedAccount,
         _ if reply.is_completion() => LoginState::LoggedIn,
         _ => LoginState::LoggedOut,

@@ -293,6 +293,10 @@ pub enum TlsErrorKind {
     HandshakeFailed,
     /// The peer sent a fatal alert.
     AlertReceived,
+    /// The server requires a client certificate and none was presented (its
+    /// `certificate_required` alert; CERT-03). With TLS 1.3 the server sends it after the
+    /// client's handshake has ended, so it surfaces on the first read of the control connection.
+    ClientCertificateRequired,
     /// The server refused a data handshake that did not resume the control session.
     ResumptionRefused,
     /// The peer sent something that is not TLS where TLS was expected.
