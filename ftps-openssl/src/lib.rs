@@ -36,8 +36,8 @@ pub use openssl;
 use openssl::error::ErrorStack;
 use openssl::pkey::PKey;
 use openssl::ssl::{
-    self, ErrorCode, SslConnector, SslConnectorBuilder, SslContext, SslMethod, SslRef, SslSession,
-    SslStream, SslVersion,
+    self, ErrorCode, ShutdownState, SslConnector, SslConnectorBuilder, SslContext, SslMethod,
+    SslRef, SslSession, SslStream, SslVersion,
 };
 use openssl::x509::store::X509StoreBuilder;
 use openssl::x509::X509;
@@ -322,6 +322,20 @@ impl OpenSslStream {
             ),
             _ => io::Error::new(io::ErrorKind::InvalidData, tls),
         }
+    }
+}
+
+impl Drop for OpenSslStream {
+    /// Keeps the session resumable when the stream goes without a close_notify of its own (a
+    /// transfer ended by `ABOR`, an error): `SSL_free` would otherwise remove the session from
+    /// the cache and mark it not resumable, and that session (a TLS 1.3 ticket in particular)
+    /// is the one this control connection's next data connection offers. Since TLS 1.1 a
+    /// connection closed without close_notify no longer forbids resuming its session
+    /// (RFC 5246 §7.2.1; RFC 8446 §6.1), and servers that require reuse refuse the next
+    /// transfer otherwise (vsftpd: `522 session reuse required`).
+    fn drop(&mut self) {
+        let state = self.ssl.get_shutdown();
+        self.ssl.set_shutdown(state | ShutdownState::SENT);
     }
 }
 

@@ -409,6 +409,57 @@ fn tls13_data_connections_resume_with_single_use_tickets() {
     resumes_every_data_connection(TLS13, "TLSv1.3");
 }
 
+/// A data connection dropped in the middle (a transfer ended by `ABOR`) does not cost the next
+/// one its resumption: OpenSSL would mark the session of a connection freed without a
+/// close_notify as not resumable, and the client would then offer nothing (vsftpd: `522`).
+fn resumes_after_a_dropped_data_connection(version: &'static SupportedProtocolVersion) {
+    let configs = configs(version);
+    let (listener, addr) = listen();
+    let server = thread::spawn(move || {
+        let mut control = accept_tls(&listener, &configs.control).unwrap();
+        control.write_all(b"ok").unwrap();
+        let mut aborted = accept_tls(&listener, &configs.data).unwrap();
+        aborted.write_all(b"partial").unwrap();
+        aborted.flush().unwrap();
+        drain(&mut aborted);
+        let mut next = accept_tls(&listener, &configs.data).unwrap();
+        let kind = next.conn.handshake_kind();
+        ok_and_close(&mut next);
+        drain(&mut control);
+        kind
+    });
+
+    let connector = trusted();
+    let mut control = connector
+        .secure_control(connect(addr), &localhost())
+        .unwrap();
+    read_exact_ok(&mut control);
+    let mut aborted = connector
+        .secure_data(connect(addr), &localhost(), &control)
+        .unwrap();
+    let mut partial = [0u8; 7];
+    aborted.read_exact(&mut partial).unwrap();
+    assert_eq!(&partial, b"partial");
+    drop(aborted);
+    let next = connector
+        .secure_data(connect(addr), &localhost(), &control)
+        .unwrap();
+    assert_eq!(next.session_info().resumed(), Some(true));
+    finish(next);
+    control.send_close_notify().unwrap();
+    assert_eq!(server.join().unwrap(), Some(HandshakeKind::Resumed));
+}
+
+#[test]
+fn tls12_resumes_after_a_dropped_data_connection() {
+    resumes_after_a_dropped_data_connection(TLS12);
+}
+
+#[test]
+fn tls13_resumes_after_a_dropped_data_connection() {
+    resumes_after_a_dropped_data_connection(TLS13);
+}
+
 /// The guard in front of `set_session`: a session is offered only to the context that made it.
 /// A clone of the connector shares its context and resumes; an equal but separate connector has
 /// another context and makes a full handshake instead.

@@ -376,6 +376,20 @@ fn sess_03<C: SecureConnection>(h: &mut Harness<C>) -> Check {
 }
 
 fn sess_04<C: SecureConnection>(h: &mut Harness<C>) -> Check {
+    // vsftpd's words, and ProFTPD's (a 425; its TLS log says "client did not reuse TLS
+    // session, rejecting data connection").
+    for refusal in [
+        "522 SSL connection failed; session reuse required",
+        "425 Unable to build data connection: Operation not permitted",
+    ] {
+        sess_04_refused(h, refusal).map_err(|e| format!("{}: {e}", &refusal[..3]))?;
+    }
+    Ok(())
+}
+
+/// SESS-04 with the server's `refusal` after the data handshake it refused.
+fn sess_04_refused<C: SecureConnection>(h: &Harness<C>, refusal: &'static str) -> Check {
+    let code: u16 = refusal[..3].parse().map_err(|_| "bad refusal code")?;
     each_supported_version(h, |version| {
         let options = ServerOptions {
             require_resumption: true,
@@ -387,7 +401,7 @@ fn sess_04<C: SecureConnection>(h: &mut Harness<C>) -> Check {
                 let mut data = retr_forgotten(c)?;
                 let handshake = data.accept_tls();
                 data.fin();
-                c.send("522 SSL connection failed; session reuse required")?;
+                c.send(refusal)?;
                 match handshake {
                     Ok(_) => Err("a data handshake resumed a forgotten session".into()),
                     Err(_) => noop_ok(c),
@@ -401,7 +415,7 @@ fn sess_04<C: SecureConnection>(h: &mut Harness<C>) -> Check {
                         phase: Phase::Data | Phase::DataHandshake,
                         reply: Some(reply),
                         source,
-                    } if reply.code() == 522 => {
+                    } if reply.code() == code => {
                         ensure(source.kind() == TlsErrorKind::ResumptionRefused, || {
                             format!(
                                 "tls error kind {:?} ({}), expected a refused resumption",
@@ -411,7 +425,7 @@ fn sess_04<C: SecureConnection>(h: &mut Harness<C>) -> Check {
                         })
                     }
                     other => Err(format!(
-                        "expected a data tls error with the reply 522, got {other:?}"
+                        "expected a data tls error with the reply {code}, got {other:?}"
                     )),
                 }?;
                 ensure(got.is_empty(), || {

@@ -316,11 +316,13 @@ fn tls_data_error(e: io::Error, bytes: u64, reply: Option<Reply>) -> Error {
 }
 
 /// Whether `reply` refuses a data connection because its TLS handshake did not resume the
-/// control connection's session: a `522` (RFC 4217 §10.2: "the '522' reply should indicate
-/// this") after a data handshake that did not resume (vsftpd's `require_ssl_reuse`, ProFTPD's
-/// default).
+/// control connection's session: after a data handshake that completed without resuming, a
+/// `522` (RFC 4217 §10.2: "the '522' reply should indicate this"; vsftpd's
+/// `require_ssl_reuse`) or a `425` (ProFTPD's default: `425 Unable to build data connection`,
+/// its TLS log saying "client did not reuse TLS session"). A `425` before any handshake (no
+/// data connection at all) is not this: then there was no TLS session to resume.
 fn refuses_resumption(reply: &Reply, not_resumed: bool) -> bool {
-    reply.code() == 522 && not_resumed
+    matches!(reply.code(), 522 | 425) && not_resumed
 }
 
 /// The error of [`refuses_resumption`]: a data TLS error that carries the 522; the control
