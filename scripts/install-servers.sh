@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs the real FTPS server used by the interop tests (vsftpd), the tools the start
-# script needs (openssl, curl) and what the openssl and native-tls backends build against
-# (libssl-dev, pkg-config), from Debian's packages.
+# Installs the real FTPS servers used by the interop tests: vsftpd, the tools the start
+# scripts need (openssl, curl, python3-venv for pyftpdlib's virtual environment) and what the
+# openssl and native-tls backends build against (libssl-dev, pkg-config) from Debian's
+# packages; then ProFTPD, Pure-FTPd and pyftpdlib through their own scripts/<server>/install.sh.
 #
 # Idempotent: when every package is already installed it touches nothing. Runs as root
 # (through sudo when not root and sudo exists). No service is started by the packages:
@@ -9,7 +10,7 @@
 # listener the package may still have started on port 21 is checked for afterwards.
 set -euo pipefail
 
-PACKAGES=(vsftpd openssl curl libssl-dev pkg-config)
+PACKAGES=(vsftpd openssl curl libssl-dev pkg-config python3-venv)
 
 if [[ ${EUID} -ne 0 ]]; then
     if command -v sudo >/dev/null 2>&1; then

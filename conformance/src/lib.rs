@@ -32,6 +32,8 @@ pub mod guide;
 pub mod harness;
 mod macros;
 pub mod real;
+#[cfg(feature = "runner")]
+pub mod remote;
 pub mod report;
 pub mod scenario;
 mod scenarios;

@@ -1,9 +1,15 @@
 //! `ftps-conformance`: runs the RFC 4217 scenarios against every backend compiled in, against
 //! the embedded server, and prints the matrix (or JSON lines with `--format json`).
+//!
+//! With `--server ftp://USER:PASS@HOST:PORT` it runs the real-server checks against that
+//! server instead (`ftps_conformance::remote`): n/a where the server lacks a feature.
 
 use std::process::ExitCode;
 
+use std::path::PathBuf;
+
 use clap::{Parser, ValueEnum};
+use ftps_conformance::remote::{RemoteTarget, TlsVersion};
 use ftps_conformance::{Filter, Report, ReportEntry};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -30,6 +36,19 @@ struct Args {
     /// List the backends compiled in and exit.
     #[arg(long)]
     list_backends: bool,
+    /// Run the real-server checks against this server instead of the embedded one:
+    /// ftp://USER:PASS@HOST:PORT (explicit FTPS) or ftps://... (implicit).
+    #[arg(long, value_name = "URL")]
+    server: Option<String>,
+    /// Implicit FTPS (TLS from the first byte) with --server.
+    #[arg(long, requires = "server")]
+    implicit: bool,
+    /// The CA certificate (DER or PEM) that signed the server's certificate, with --server.
+    #[arg(long, value_name = "FILE", requires = "server")]
+    ca: Option<PathBuf>,
+    /// Pin the client to TLS 1.2 or 1.3, with --server.
+    #[arg(long, value_name = "1.2|1.3", requires = "server")]
+    tls: Option<TlsVersion>,
 }
 
 fn main() -> ExitCode {
@@ -55,6 +74,16 @@ fn main() -> ExitCode {
     };
     let format = args.format;
     let mut report = Report::default();
+    let target = match &args.server {
+        Some(url) => match remote_target(url, &args) {
+            Ok(target) => Some(target),
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
     let progress = |entry: &ReportEntry| match format {
         Format::Json => {
             let line = serde_json::json!({
@@ -72,7 +101,26 @@ fn main() -> ExitCode {
             entry.outcome.label()
         ),
     };
-    ftps_conformance::backends::run_all(&mut report, args.backend.as_deref(), &filter, progress);
+    match &target {
+        Some(target) => {
+            if let Err(e) = ftps_conformance::remote::run(
+                target,
+                args.backend.as_deref(),
+                &filter,
+                &mut report,
+                progress,
+            ) {
+                eprintln!("{e}");
+                return ExitCode::from(2);
+            }
+        }
+        None => ftps_conformance::backends::run_all(
+            &mut report,
+            args.backend.as_deref(),
+            &filter,
+            progress,
+        ),
+    }
     if report.entries.is_empty() {
         eprintln!("no scenario matches the filter");
         return ExitCode::from(2);
@@ -85,4 +133,17 @@ fn main() -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// The target of `--server`, with `--implicit`, `--ca` and `--tls` applied.
+fn remote_target(url: &str, args: &Args) -> Result<RemoteTarget, String> {
+    let mut target = RemoteTarget::parse_url(url)?;
+    if args.implicit {
+        target.implicit = true;
+    }
+    if let Some(path) = &args.ca {
+        target = target.with_ca_file(path)?;
+    }
+    target.tls = args.tls;
+    Ok(target)
 }

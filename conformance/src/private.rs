@@ -50,6 +50,7 @@ pub fn main_with<C: SecureConnection>(factory: Factory<C>) -> ExitCode {
                     Outcome::Unsupported(c) => Err(Failed::from(format!(
                         "unsupported ({c}) should have been ignored"
                     ))),
+                    Outcome::NotApplicable(reason) => Err(Failed::from(format!("n/a: {reason}"))),
                 }
             });
             match missing {

@@ -101,6 +101,7 @@ impl Report {
                     Some(Outcome::Pass) => "pass",
                     Some(Outcome::Fail(_)) => "FAIL",
                     Some(Outcome::Unsupported(_)) => "unsupported",
+                    Some(Outcome::NotApplicable(_)) => "n/a",
                     None => "-",
                 };
                 let _ = write!(out, " {cell:>12}");
@@ -112,7 +113,22 @@ impl Report {
                 let _ = writeln!(out, "FAIL {} [{}]: {reason}", e.scenario, e.backend);
             }
         }
-        let (mut total_pass, mut total_fail, mut total_unsupported) = (0, 0, 0);
+        let mut not_applicable: Vec<(&str, &str, Vec<&str>)> = Vec::new();
+        for e in &self.entries {
+            if let Outcome::NotApplicable(reason) = &e.outcome {
+                match not_applicable
+                    .iter_mut()
+                    .find(|(id, r, _)| *id == e.scenario && r == reason)
+                {
+                    Some((_, _, list)) => list.push(&e.backend),
+                    None => not_applicable.push((e.scenario, reason, vec![&e.backend])),
+                }
+            }
+        }
+        for (id, reason, list) in &not_applicable {
+            let _ = writeln!(out, "n/a {id} [{}]: {reason}", list.join(", "));
+        }
+        let (mut total_pass, mut total_fail, mut total_unsupported, mut total_na) = (0, 0, 0, 0);
         for b in &backends {
             let of = |label: &str| {
                 self.entries
@@ -120,21 +136,34 @@ impl Report {
                     .filter(|e| e.backend == *b && e.outcome.label() == label)
                     .count()
             };
-            let (pass, fail, unsupported) = (of("pass"), of("fail"), of("unsupported"));
+            let (pass, fail, unsupported, na) =
+                (of("pass"), of("fail"), of("unsupported"), of("n/a"));
             total_pass += pass;
             total_fail += fail;
             total_unsupported += unsupported;
+            total_na += na;
             let _ = writeln!(
                 out,
-                "{b}: {pass} pass, {fail} fail, {unsupported} unsupported"
+                "{b}: {pass} pass, {fail} fail, {unsupported} unsupported{}",
+                na_count(na)
             );
         }
         let _ = writeln!(
             out,
-            "summary: {} scenarios x {} backends: {total_pass} pass, {total_fail} fail, {total_unsupported} unsupported",
+            "summary: {} scenarios x {} backends: {total_pass} pass, {total_fail} fail, {total_unsupported} unsupported{}",
             order.len(),
-            backends.len()
+            backends.len(),
+            na_count(total_na)
         );
         out
+    }
+}
+
+/// `", N n/a"`, or nothing when no scenario was not applicable (the embedded run).
+fn na_count(count: usize) -> String {
+    if count == 0 {
+        String::new()
+    } else {
+        format!(", {count} n/a")
     }
 }

@@ -53,23 +53,27 @@ pub enum Outcome {
     Fail(String),
     /// The backend lacks the capability; the scenario did not run.
     Unsupported(Capability),
+    /// The scenario does not apply (a real server without the feature, say); the reason says
+    /// why. Never counts as a pass.
+    NotApplicable(String),
 }
 
 impl Outcome {
-    /// `"pass"`, `"fail"` or `"unsupported"`.
+    /// `"pass"`, `"fail"`, `"unsupported"` or `"n/a"`.
     pub fn label(&self) -> &'static str {
         match self {
             Outcome::Pass => "pass",
             Outcome::Fail(_) => "fail",
             Outcome::Unsupported(_) => "unsupported",
+            Outcome::NotApplicable(_) => "n/a",
         }
     }
 
-    /// The failure reason or the missing capability; empty for a pass.
+    /// The failure reason, the missing capability or why it does not apply; empty for a pass.
     pub fn detail(&self) -> String {
         match self {
             Outcome::Pass => String::new(),
-            Outcome::Fail(reason) => reason.clone(),
+            Outcome::Fail(reason) | Outcome::NotApplicable(reason) => reason.clone(),
             Outcome::Unsupported(capability) => format!("backend lacks {capability}"),
         }
     }

@@ -7,6 +7,15 @@
 //! certificate is presented when the [`rustls::ClientConfig`] has one. It does not support
 //! TLS 1.0/1.1, which rustls does not implement.
 //!
+//! TLS 1.3 tickets are single-use in rustls (each one is offered once and cannot be copied), so
+//! each resumed data connection needs a ticket the server issued earlier in the same control
+//! session. Servers that issue none on some data connections run out: ProFTPD 1.3.8 (OpenSSL 3)
+//! sends two after the control handshake, one on each resumed data connection it writes to
+//! (`LIST`, `RETR`) and none on one it only reads from (`STOR`), so the third upload in
+//! a row gets a full handshake, which ProFTPD refuses (`425`) while the control connection is
+//! protected. Such a miss is logged at debug level. Use TLS 1.2 with such servers (sessions
+//! are reusable there) or a backend that re-offers a TLS 1.3 session.
+//!
 //! ```no_run
 //! use ftps_rustls::RustlsConnector;
 //!
@@ -23,6 +32,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use ftps_core::tls::framing::{CloseTracker, RecordFraming};
@@ -31,10 +41,15 @@ use ftps_core::{
     TlsErrorKind,
 };
 pub use rustls;
-use rustls::client::{ClientSessionMemoryCache, Resumption};
+use rustls::client::{
+    ClientSessionMemoryCache, ClientSessionStore, Resumption, Tls12ClientSessionValue,
+    Tls13ClientSessionValue,
+};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{self, CertificateDer, PrivateKeyDer};
-use rustls::{ClientConfig, ClientConnection, HandshakeKind, ProtocolVersion, RootCertStore};
+use rustls::{
+    ClientConfig, ClientConnection, HandshakeKind, NamedGroup, ProtocolVersion, RootCertStore,
+};
 
 /// How many entries the per-control-connection session store holds: one server name with up to
 /// eight TLS 1.3 tickets (see [`ClientSessionMemoryCache::new`]).
@@ -156,8 +171,7 @@ impl SecureConnection for RustlsConnector {
         server: &ServerName,
     ) -> Result<RustlsStream, TlsError> {
         let mut config = ClientConfig::clone(&self.config);
-        let store = Arc::new(ClientSessionMemoryCache::new(STORE_SIZE));
-        config.resumption = Resumption::store(store);
+        config.resumption = Resumption::store(Arc::new(SessionStore::default()));
         RustlsStream::connect(Arc::new(config), tcp, server)
     }
 
@@ -170,6 +184,79 @@ impl SecureConnection for RustlsConnector {
         // The control stream's own configuration: its store offers this session's ticket or
         // session ID, and receives the tickets this data connection brings.
         RustlsStream::connect(Arc::clone(&control.config), tcp, server)
+    }
+}
+
+/// The session store of one control connection and its data connections: rustls' memory
+/// cache, plus counts of the TLS 1.3 tickets received and used, to log why a data connection
+/// could not offer one.
+#[derive(Debug)]
+struct SessionStore {
+    cache: ClientSessionMemoryCache,
+    tickets_received: AtomicUsize,
+    tickets_used: AtomicUsize,
+}
+
+impl Default for SessionStore {
+    fn default() -> Self {
+        SessionStore {
+            cache: ClientSessionMemoryCache::new(STORE_SIZE),
+            tickets_received: AtomicUsize::new(0),
+            tickets_used: AtomicUsize::new(0),
+        }
+    }
+}
+
+impl ClientSessionStore for SessionStore {
+    fn set_kx_hint(&self, server: pki_types::ServerName<'static>, group: NamedGroup) {
+        self.cache.set_kx_hint(server, group);
+    }
+
+    fn kx_hint(&self, server: &pki_types::ServerName<'_>) -> Option<NamedGroup> {
+        self.cache.kx_hint(server)
+    }
+
+    fn set_tls12_session(
+        &self,
+        server: pki_types::ServerName<'static>,
+        value: Tls12ClientSessionValue,
+    ) {
+        self.cache.set_tls12_session(server, value);
+    }
+
+    fn tls12_session(&self, server: &pki_types::ServerName<'_>) -> Option<Tls12ClientSessionValue> {
+        self.cache.tls12_session(server)
+    }
+
+    fn remove_tls12_session(&self, server: &pki_types::ServerName<'static>) {
+        self.cache.remove_tls12_session(server);
+    }
+
+    fn insert_tls13_ticket(
+        &self,
+        server: pki_types::ServerName<'static>,
+        value: Tls13ClientSessionValue,
+    ) {
+        self.tickets_received.fetch_add(1, Ordering::Relaxed);
+        self.cache.insert_tls13_ticket(server, value);
+    }
+
+    fn take_tls13_ticket(
+        &self,
+        server: &pki_types::ServerName<'static>,
+    ) -> Option<Tls13ClientSessionValue> {
+        let ticket = self.cache.take_tls13_ticket(server);
+        let received = self.tickets_received.load(Ordering::Relaxed);
+        if ticket.is_some() {
+            self.tickets_used.fetch_add(1, Ordering::Relaxed);
+        } else if received > 0 {
+            log::debug!(
+                "no unused tls 1.3 ticket left for this control session ({received} received, \
+                 {} used, each usable once): this handshake cannot resume",
+                self.tickets_used.load(Ordering::Relaxed)
+            );
+        }
+        ticket
     }
 }
 

@@ -1,0 +1,222 @@
+//! Tier 3, the interop matrix: each real server profile is started through the project's own
+//! scripts (`scripts/<server>/start.sh`), the real-server checks of `ftps_conformance::remote`
+//! run against it for one backend, and the server is stopped. One trial per profile and
+//! backend, named `<server>_<profile>_<backend>`.
+//!
+//! A trial fails on any "fail" outcome, and when a check that every server supports is not a
+//! pass (for a backend that cannot resume against a server that requires reuse: when its
+//! transfers are not reported as the declared limitation, and SESS-04 is not a pass).
+//!
+//! Runs when `FTPS_REAL_SERVERS=1` (set by `scripts/test.sh` after
+//! `scripts/install-servers.sh`); otherwise every trial is reported as ignored.
+//! A server is added with one line in [`PROFILES`].
+
+use ftps_conformance::real::{enabled, RealServer};
+use ftps_conformance::remote::{self, RemoteTarget, TlsVersion};
+use ftps_conformance::{Filter, Outcome, Report};
+use ftps_core::Capability;
+use libtest_mimic::{Arguments, Failed, Trial};
+
+/// One way to run a server: its script, the script's arguments, and what the profile is.
+#[derive(Clone, Copy, Debug)]
+struct Profile {
+    /// The directory under `scripts/`.
+    server: &'static str,
+    /// A short name for the trial (`tls13`, `tls12_implicit`, ...).
+    name: &'static str,
+    /// The arguments of `start.sh` after the work directory.
+    args: &'static [&'static str],
+    /// Implicit FTPS.
+    implicit: bool,
+    /// The version the client is pinned to (the one the server is set to).
+    tls: Option<TlsVersion>,
+    /// The server refuses data connections that do not resume the control session.
+    requires_reuse: bool,
+    /// Only these backends (all compiled-in backends when empty).
+    only: &'static [&'static str],
+}
+
+impl Profile {
+    /// Explicit FTPS, session reuse required, every backend.
+    const fn new(server: &'static str, name: &'static str, args: &'static [&'static str]) -> Self {
+        Profile {
+            server,
+            name,
+            args,
+            implicit: false,
+            tls: None,
+            requires_reuse: true,
+            only: &[],
+        }
+    }
+
+    const fn tls(mut self, version: TlsVersion) -> Self {
+        self.tls = Some(version);
+        self
+    }
+
+    const fn implicit(mut self) -> Self {
+        self.implicit = true;
+        self
+    }
+
+    const fn without_reuse(mut self) -> Self {
+        self.requires_reuse = false;
+        self
+    }
+
+    const fn only(mut self, backends: &'static [&'static str]) -> Self {
+        self.only = backends;
+        self
+    }
+}
+
+use TlsVersion::{Tls12, Tls13};
+
+/// Every server profile of the matrix, one line each.
+const PROFILES: &[Profile] = &[
+    Profile::new("vsftpd", "tls13", &["--tls13"]).tls(Tls13),
+    Profile::new("vsftpd", "tls12", &["--tls12"]).tls(Tls12),
+    Profile::new("vsftpd", "tls13_implicit", &["--tls13", "--implicit"])
+        .tls(Tls13)
+        .implicit(),
+    Profile::new(
+        "vsftpd",
+        "tls13_no_reuse",
+        &["--tls13", "--opt", "require_ssl_reuse=NO"],
+    )
+    .tls(Tls13)
+    .without_reuse()
+    .only(&["native-tls"]),
+];
+
+/// Checks every server supports, which must pass wherever data connections work.
+const EVERYWHERE: &[&str] = &[
+    "AUTH-09", "DATA-08", "DATA-09", "DATA-10", "SESS-03", "CLOSE-06", "CLOSE-01", "REST-01",
+    "REST-04", "ABOR-01", "QUIT-01",
+];
+
+fn main() -> std::process::ExitCode {
+    let args = Arguments::from_args();
+    let mut trials = Vec::new();
+    for profile in PROFILES {
+        for backend in ftps_conformance::backends::compiled_in() {
+            if !profile.only.is_empty() && !profile.only.contains(&backend) {
+                continue;
+            }
+            let profile = *profile;
+            trials.push(
+                Trial::test(
+                    format!(
+                        "{}_{}_{}",
+                        profile.server,
+                        profile.name,
+                        backend.replace('-', "_")
+                    ),
+                    move || interop(&profile, backend).map_err(Failed::from),
+                )
+                .with_ignored_flag(!enabled())
+                .with_kind("real-server"),
+            );
+        }
+    }
+    libtest_mimic::run(&args, trials).exit_code()
+}
+
+fn interop(profile: &Profile, backend: &str) -> Result<(), String> {
+    let server = RealServer::start(profile.server, profile.args)?;
+    let (user, password) = server.credentials();
+    let mut target = RemoteTarget::new("127.0.0.1", server.port(), user, password);
+    target.implicit = profile.implicit;
+    target.ca_der = Some(server.ca_der()?);
+    target.tls = profile.tls;
+    let mut report = Report::default();
+    remote::run(
+        &target,
+        Some(backend),
+        &Filter::default(),
+        &mut report,
+        |_| {},
+    )?;
+    let matrix = report.matrix();
+    print!(
+        "--- {} {} ({} FTPS), {backend} ---\n{matrix}",
+        profile.server,
+        profile.name,
+        target.mode_name()
+    );
+    let problems = judge(profile, &report);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "{}\n{matrix}--- {} log (tail) ---\n{}",
+        problems.join("\n"),
+        profile.server,
+        tail(&server.log(), 40)
+    ))
+}
+
+/// What is wrong with a report: failures, and required checks that are not passes.
+fn judge(profile: &Profile, report: &Report) -> Vec<String> {
+    let outcome = |id: &str| {
+        report
+            .entries
+            .iter()
+            .find(|e| e.scenario == id)
+            .map(|e| &e.outcome)
+    };
+    let mut problems: Vec<String> = report
+        .entries
+        .iter()
+        .filter(|e| matches!(e.outcome, Outcome::Fail(_)))
+        .map(|e| format!("{} failed: {}", e.scenario, e.outcome.detail()))
+        .collect();
+    let resumes = !matches!(
+        outcome("SESS-03"),
+        Some(Outcome::Unsupported(Capability::Resumption))
+    );
+    let login = if profile.implicit {
+        "IMPL-01"
+    } else {
+        "AUTH-01"
+    };
+    let mut required: Vec<&str> = vec![login, "AUTH-09", "DATA-10", "QUIT-01"];
+    if resumes || !profile.requires_reuse {
+        required.extend(
+            EVERYWHERE
+                .iter()
+                .filter(|id| resumes || !id.starts_with("SESS")),
+        );
+        if profile.implicit {
+            required.push("IMPL-04");
+        }
+    } else {
+        // The declared limitation: refused with a typed error, never a pass.
+        required.push("SESS-04");
+        for id in ["DATA-08", "DATA-09", "CLOSE-01", "CLOSE-06", "REST-01"] {
+            if !matches!(
+                outcome(id),
+                Some(Outcome::Unsupported(Capability::Resumption))
+            ) {
+                problems.push(format!(
+                    "{id}: expected the declared limitation (no session resumption), got {:?}",
+                    outcome(id)
+                ));
+            }
+        }
+    }
+    for id in required {
+        if outcome(id) != Some(&Outcome::Pass) {
+            problems.push(format!("{id} must pass here, got {:?}", outcome(id)));
+        }
+    }
+    problems.sort();
+    problems.dedup();
+    problems
+}
+
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
