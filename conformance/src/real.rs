@@ -4,10 +4,43 @@
 //!
 //! Real-server tests run only when `FTPS_REAL_SERVERS=1` is set (the install script's
 //! environment, set by `.ci/run`); otherwise they are reported as ignored, never as passed.
+//!
+//! A test target for a real server (`harness = false`, libtest-mimic) makes its trials with
+//! [`trial`], starts its server inside each trial with [`with_server`] (which adds the ends of
+//! the server's logs to a failure), and builds the trial bodies from the submodules:
+//!
+//! * [`transfer`]: connecting and logging in with bounded waits, uploads, downloads and round
+//!   trips with byte counts and SHA-256 checked, deterministic file contents, `QUIT`.
+//! * [`verify`]: what a data connection's TLS session must be (protected, the pinned version,
+//!   resumed).
+//! * [`modes`]: one workload (a large file, many small ones, `LIST`, `NLST`, `MLSD`) in passive
+//!   mode with EPSV, with PASV, and in active mode, as trials for any backend and server.
+//!
+//! ```no_run
+//! use ftps_conformance::real::{self, transfer, verify};
+//!
+//! let trial = real::trial("rustls_round_trip", || {
+//!     real::with_server("vsftpd", &["--tls13"], |server| {
+//!         let mut client = transfer::connect(server, |ca: &[u8]| {
+//!             ftps_rustls::RustlsConnector::trusting(ca).expect("valid CA")
+//!         }, |b| b)?;
+//!         let body = transfer::content(100_000, 7);
+//!         transfer::round_trip(&mut client, "a.bin", &body, verify::resumed)?;
+//!         transfer::quit(client)
+//!     }, |server| real::tail(&server.log(), 40))
+//! });
+//! # let _ = trial;
+//! ```
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use libtest_mimic::{Failed, Trial};
+
+pub mod modes;
+pub mod transfer;
+pub mod verify;
 
 /// The environment variable that turns real-server tests on.
 pub const ENABLE_VAR: &str = "FTPS_REAL_SERVERS";
@@ -15,6 +48,36 @@ pub const ENABLE_VAR: &str = "FTPS_REAL_SERVERS";
 /// Whether real-server tests should run.
 pub fn enabled() -> bool {
     std::env::var(ENABLE_VAR).is_ok_and(|v| v == "1")
+}
+
+/// A libtest-mimic trial of kind `real-server` that runs `run`, ignored unless [`enabled`]:
+/// without `FTPS_REAL_SERVERS=1` it is reported as ignored, never as passed.
+pub fn trial(
+    name: impl Into<String>,
+    run: impl FnOnce() -> Result<(), String> + Send + 'static,
+) -> Trial {
+    Trial::test(name, move || run().map_err(Failed::from))
+        .with_ignored_flag(!enabled())
+        .with_kind("real-server")
+}
+
+/// Starts `scripts/<name>/start.sh` with `args`, runs `body` against the server and, when it
+/// fails, appends `report(&server)` (the ends of the server's logs, say) to the reason on a
+/// new line. The server is stopped afterwards either way.
+pub fn with_server(
+    name: &str,
+    args: &[&str],
+    body: impl FnOnce(&RealServer) -> Result<(), String>,
+    report: impl FnOnce(&RealServer) -> String,
+) -> Result<(), String> {
+    let server = RealServer::start(name, args)?;
+    body(&server).map_err(|e| format!("{e}\n{}", report(&server)))
+}
+
+/// The last `lines` lines of `text` (for the ends of logs in failure reports).
+pub fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
 }
 
 /// The workspace root (where `scripts/` lives).
@@ -98,7 +161,13 @@ impl RealServer {
 
     /// The server's log so far (for failure reports).
     pub fn log(&self) -> String {
-        self.value("log")
+        self.file("log")
+    }
+
+    /// The contents of the file whose path the start script printed under `key` (`log`,
+    /// `protocol_log`, `tls_log`, `console`, ...); empty when there is no such key or file.
+    pub fn file(&self, key: &str) -> String {
+        self.value(key)
             .and_then(|p| std::fs::read_to_string(p).ok())
             .unwrap_or_default()
     }

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use ftps_core::SecureConnection;
+use ftps_core::{Capability, SecureConnection};
 
 use crate::harness::{run_scenario, Factory};
 use crate::scenario::Outcome;
@@ -112,6 +112,26 @@ impl Report {
             if let Outcome::Fail(reason) = &e.outcome {
                 let _ = writeln!(out, "FAIL {} [{}]: {reason}", e.scenario, e.backend);
             }
+        }
+        // Each unsupported cell's missing capability, grouped by backend and capability.
+        let mut unsupported: Vec<(&str, Capability, Vec<&str>)> = Vec::new();
+        for e in &self.entries {
+            if let Outcome::Unsupported(capability) = e.outcome {
+                match unsupported
+                    .iter_mut()
+                    .find(|(b, c, _)| *b == e.backend && *c == capability)
+                {
+                    Some((_, _, ids)) => ids.push(e.scenario),
+                    None => unsupported.push((&e.backend, capability, vec![e.scenario])),
+                }
+            }
+        }
+        for (backend, capability, ids) in &unsupported {
+            let _ = writeln!(
+                out,
+                "unsupported [{backend}]: lacks {capability}: {}",
+                ids.join(", ")
+            );
         }
         let mut not_applicable: Vec<(&str, &str, Vec<&str>)> = Vec::new();
         for e in &self.entries {

@@ -19,16 +19,23 @@
 //! Runs when `FTPS_REAL_SERVERS=1` (after `scripts/install-servers.sh`, which runs
 //! `scripts/proftpd/install.sh`); otherwise every trial is reported as ignored.
 
-use std::io::{Read, Write};
+mod common;
+
 use std::time::{Duration, Instant};
 
-use ftps_conformance::real::{enabled, RealServer};
+use ftps_conformance::checks::ensure as check;
+use ftps_conformance::real::transfer::{self, connect, content, download, same_content, Make};
+use ftps_conformance::real::verify::{control_version, protected_and_resumed};
+use ftps_conformance::real::{tail, trial, with_server, RealServer};
 use ftps_core::session::ControlProtection;
-use ftps_core::{
-    Client, ClientBuilder, Error, Mode, SecureConnection, TlsErrorKind, TransferOutcome,
-};
-use libtest_mimic::{Arguments, Failed, Trial};
-use sha2::{Digest, Sha256};
+use ftps_core::{Error, Mode, SecureConnection, TlsErrorKind};
+use libtest_mimic::Arguments;
+
+#[cfg(feature = "native-tls")]
+use common::native;
+#[cfg(feature = "openssl")]
+use common::openssl;
+use common::rustls;
 
 /// The file uploaded before `CCC` and downloaded back after it.
 const FIRST_LEN: usize = 384 * 1024;
@@ -36,9 +43,6 @@ const FIRST_LEN: usize = 384 * 1024;
 const ROUNDS_AFTER_CCC: usize = 6;
 /// Uploads in a row with no download between them.
 const UPLOADS_IN_A_ROW: usize = 4;
-
-/// Makes a backend that trusts the given CA (DER).
-type Make<C> = fn(&[u8]) -> C;
 
 fn main() -> std::process::ExitCode {
     let args = Arguments::from_args();
@@ -49,111 +53,61 @@ fn main() -> std::process::ExitCode {
         // connection: under TLS 1.3 the rounds after CCC (uploads) would run out of tickets,
         // so rustls gets CCC with downloads only there (see `rustls_tls13_uploads_in_a_row`).
         let rustls_rounds = if tls == "tls13" { 0 } else { ROUNDS_AFTER_CCC };
-        trials.push(real_trial(
+        trials.push(trial(
             format!("rustls_{tls}_ccc_then_protected_resumed_transfers"),
             move || ccc_trial(server_args, version, rustls, rustls_rounds),
         ));
         #[cfg(feature = "openssl")]
-        trials.push(real_trial(
+        trials.push(trial(
             format!("openssl_{tls}_ccc_then_protected_resumed_transfers"),
             move || ccc_trial(server_args, version, openssl, ROUNDS_AFTER_CCC),
         ));
         #[cfg(feature = "native-tls")]
-        trials.push(real_trial(
+        trials.push(trial(
             format!("native_tls_{tls}_fails_clearly_without_session_reuse"),
             move || without_reuse(server_args, native),
         ));
     }
-    trials.push(real_trial(
-        "rustls_ccc_refused_with_534_under_tlsrequired_on".into(),
+    trials.push(trial(
+        "rustls_ccc_refused_with_534_under_tlsrequired_on",
         || ccc_refused(rustls),
     ));
     #[cfg(feature = "openssl")]
-    trials.push(real_trial(
-        "openssl_ccc_refused_with_534_under_tlsrequired_on".into(),
+    trials.push(trial(
+        "openssl_ccc_refused_with_534_under_tlsrequired_on",
         || ccc_refused(openssl),
     ));
-    trials.push(real_trial(
-        "rustls_tls12_4_uploads_in_a_row_resumed".into(),
-        || uploads_in_a_row(&["--tls12"], "TLSv1.2", rustls),
-    ));
-    trials.push(real_trial(
-        "rustls_tls13_third_upload_in_a_row_refused_clearly_single_use_tickets".into(),
+    trials.push(trial("rustls_tls12_4_uploads_in_a_row_resumed", || {
+        uploads_in_a_row(&["--tls12"], "TLSv1.2", rustls)
+    }));
+    trials.push(trial(
+        "rustls_tls13_third_upload_in_a_row_refused_clearly_single_use_tickets",
         || rustls_tls13_uploads_in_a_row(rustls),
     ));
     #[cfg(feature = "openssl")]
-    trials.push(real_trial(
-        "openssl_tls13_4_uploads_in_a_row_resumed".into(),
-        || uploads_in_a_row(&["--tls13"], "TLSv1.3", openssl),
-    ));
-    trials.push(real_trial("rustls_implicit_round_trip".into(), || {
-        implicit(rustls)
+    trials.push(trial("openssl_tls13_4_uploads_in_a_row_resumed", || {
+        uploads_in_a_row(&["--tls13"], "TLSv1.3", openssl)
     }));
+    trials.push(trial("rustls_implicit_round_trip", || implicit(rustls)));
     #[cfg(feature = "openssl")]
-    trials.push(real_trial("openssl_implicit_round_trip".into(), || {
-        implicit(openssl)
-    }));
+    trials.push(trial("openssl_implicit_round_trip", || implicit(openssl)));
     libtest_mimic::run(&args, trials).exit_code()
 }
 
-fn rustls(ca: &[u8]) -> ftps_rustls::RustlsConnector {
-    ftps_rustls::RustlsConnector::trusting(ca).expect("valid CA")
-}
-
-#[cfg(feature = "openssl")]
-fn openssl(ca: &[u8]) -> ftps_openssl::OpenSslConnector {
-    ftps_openssl::OpenSslConnector::trusting(ca).expect("valid CA")
-}
-
-#[cfg(feature = "native-tls")]
-fn native(ca: &[u8]) -> ftps_native::NativeTlsConnector {
-    ftps_native::NativeTlsConnector::trusting(ca).expect("valid CA")
-}
-
-fn real_trial(name: String, run: impl FnOnce() -> Result<(), String> + Send + 'static) -> Trial {
-    Trial::test(name, move || run().map_err(Failed::from))
-        .with_ignored_flag(!enabled())
-        .with_kind("real-server")
-}
-
 /// Starts a server, runs `body` against it, and adds the ends of ProFTPD's logs to a failure.
-fn with_server(
+fn with_proftpd(
     server_args: &[&str],
     body: impl FnOnce(&RealServer) -> Result<(), String>,
 ) -> Result<(), String> {
-    let server = RealServer::start("proftpd", server_args)?;
-    body(&server).map_err(|e| {
+    with_server("proftpd", server_args, body, |server| {
         format!(
-            "{e}\n--- proftpd protocol log (tail) ---\n{}\n--- proftpd TLS log, mod_tls's \
+            "--- proftpd protocol log (tail) ---\n{}\n--- proftpd TLS log, mod_tls's \
              decisions (tail) ---\n{}\n--- proftpd log (tail) ---\n{}",
-            tail(&server_file(&server, "protocol_log"), 30),
-            tail(&tls_decisions(&server_file(&server, "tls_log")), 30),
+            tail(&server.file("protocol_log"), 30),
+            tail(&tls_decisions(&server.file("tls_log")), 30),
             tail(&server.log(), 20),
         )
     })
-}
-
-fn connect<C: SecureConnection>(
-    server: &RealServer,
-    make: Make<C>,
-    tweak: impl FnOnce(ClientBuilder) -> ClientBuilder,
-) -> Result<Client<C>, String> {
-    let connector = make(&server.ca_der()?);
-    let mut client = tweak(
-        ClientBuilder::new("localhost")
-            .port(server.port())
-            .connect_timeout(Duration::from_secs(10))
-            .read_timeout(Duration::from_secs(30))
-            .write_timeout(Duration::from_secs(30))
-            .handshake_timeout(Duration::from_secs(15)),
-    )
-    .connect(connector)
-    .map_err(|e| format!("connect: {e:?}"))?;
-    let (user, password) = server.credentials();
-    client
-        .login(user, password)
-        .map_err(|e| format!("login: {e:?}"))?;
-    Ok(client)
 }
 
 /// Log in, upload, `CCC`, then directory commands, the file back, and more round trips on the
@@ -164,22 +118,13 @@ fn ccc_trial<C: SecureConnection>(
     make: Make<C>,
     rounds_after_ccc: usize,
 ) -> Result<(), String> {
-    with_server(server_args, |server| {
+    with_proftpd(server_args, |server| {
         let mut client = connect(server, make, |b| b)?;
-        let control = client.control_session_info();
-        let control_version = control.as_ref().and_then(|s| s.protocol_version());
-        check(control_version == Some(version), || {
-            format!("control connection negotiated {control_version:?}, want {version}")
-        })?;
+        control_version(&client, version)?;
 
         // Before CCC: the first file up, inside a protected control connection.
         let first = content(FIRST_LEN, 0x5eed);
-        let outcome = client
-            .upload("first.bin", &mut first.as_slice())
-            .map_err(|e| format!("STOR first.bin: {e:?}"))?;
-        check(outcome.bytes() == FIRST_LEN as u64, || {
-            format!("uploaded {} bytes of first.bin", outcome.bytes())
-        })?;
+        let outcome = transfer::upload(&mut client, "first.bin", &first)?;
         protected_and_resumed(&outcome, version, "STOR first.bin")?;
 
         let reply = client.ccc().map_err(|e| format!("CCC: {e:?}"))?;
@@ -220,37 +165,19 @@ fn ccc_trial<C: SecureConnection>(
 
         let (back, outcome) = download(&mut client, "first.bin")?;
         protected_and_resumed(&outcome, version, "RETR first.bin after CCC")?;
-        check(Sha256::digest(&back) == Sha256::digest(&first), || {
-            format!(
-                "first.bin came back after CCC with another SHA-256 ({} bytes)",
-                back.len()
-            )
-        })?;
+        same_content("first.bin after CCC", &back, &first)?;
 
         client
             .cwd("cleared")
             .map_err(|e| format!("CWD after CCC: {e:?}"))?;
         for i in 0..rounds_after_ccc {
-            let name = format!("after-ccc-{i}.bin");
             let body = content(64 * 1024 + i * 40_961, i as u64 + 11);
-            let mut upload = client
-                .stor(&name)
-                .map_err(|e| format!("STOR {name}: {e:?}"))?;
-            upload
-                .write_all(&body)
-                .map_err(|e| format!("write {name}: {e}"))?;
-            let outcome = upload
-                .finish()
-                .map_err(|e| format!("finish STOR {name}: {e:?}"))?;
-            protected_and_resumed(&outcome, version, &format!("STOR {name}"))?;
-            let (back, outcome) = download(&mut client, &name)?;
-            protected_and_resumed(&outcome, version, &format!("RETR {name}"))?;
-            check(Sha256::digest(&back) == Sha256::digest(&body), || {
-                format!(
-                    "{name} came back with another SHA-256 ({} bytes)",
-                    back.len()
-                )
-            })?;
+            transfer::round_trip(
+                &mut client,
+                &format!("after-ccc-{i}.bin"),
+                &body,
+                |o, what| protected_and_resumed(o, version, what),
+            )?;
         }
         if rounds_after_ccc > 0 {
             let names = client.nlst(None).map_err(|e| format!("NLST: {e:?}"))?;
@@ -262,20 +189,17 @@ fn ccc_trial<C: SecureConnection>(
             client.control_protection() == ControlProtection::Cleared,
             || "the control connection is no longer cleared".into(),
         )?;
-        let bye = client.quit().map_err(|e| format!("QUIT: {e:?}"))?;
-        check(bye.as_ref().map(|r| r.code()) == Some(221), || {
-            format!("QUIT answered {bye:?}")
-        })?;
+        transfer::quit(client)?;
 
         // ProFTPD's side: CCC accepted, the control TLS session ended, and every data
         // handshake (first upload, LIST, first download, the rounds, NLST) resumed.
         let data_connections = 1 + 1 + 1 + 2 * rounds_after_ccc + usize::from(rounds_after_ccc > 0);
-        let protocol = server_file(server, "protocol_log");
+        let protocol = server.file("protocol_log");
         check(
             protocol.contains("CCC -> 200 Clearing control channel protection"),
             || "the protocol log has no CCC accepted with 200".into(),
         )?;
-        let tls_log = server_file(server, "tls_log");
+        let tls_log = server.file("tls_log");
         check(
             tls_log.contains("received CCC, clearing control channel protection"),
             || "the TLS log does not show the control channel cleared".into(),
@@ -294,12 +218,10 @@ fn ccc_trial<C: SecureConnection>(
 /// `TLSRequired on`: ProFTPD refuses `CCC` with `534`; the connection stays protected and a
 /// round trip works after it.
 fn ccc_refused<C: SecureConnection>(make: Make<C>) -> Result<(), String> {
-    with_server(&["--tls13", "--opt", "TLSRequired on"], |server| {
+    with_proftpd(&["--tls13", "--opt", "TLSRequired on"], |server| {
         let mut client = connect(server, make, |b| b)?;
         let body = content(200 * 1024, 534);
-        let outcome = client
-            .upload("before.bin", &mut body.as_slice())
-            .map_err(|e| format!("STOR before.bin: {e:?}"))?;
+        let outcome = transfer::upload(&mut client, "before.bin", &body)?;
         protected_and_resumed(&outcome, "TLSv1.3", "STOR before.bin")?;
         match client.ccc() {
             Err(Error::Reply { reply, command }) if reply.code() == 534 && command == "CCC" => {}
@@ -322,19 +244,12 @@ fn ccc_refused<C: SecureConnection>(make: Make<C>) -> Result<(), String> {
         )?;
         let (back, outcome) = download(&mut client, "before.bin")?;
         protected_and_resumed(&outcome, "TLSv1.3", "RETR before.bin after the refused CCC")?;
-        check(Sha256::digest(&back) == Sha256::digest(&body), || {
-            "before.bin came back with another SHA-256".into()
-        })?;
+        same_content("before.bin", &back, &body)?;
         let again = content(50 * 1024, 535);
-        let outcome = client
-            .upload("after.bin", &mut again.as_slice())
-            .map_err(|e| format!("STOR after.bin: {e:?}"))?;
+        let outcome = transfer::upload(&mut client, "after.bin", &again)?;
         protected_and_resumed(&outcome, "TLSv1.3", "STOR after.bin")?;
-        let bye = client.quit().map_err(|e| format!("QUIT: {e:?}"))?;
-        check(bye.as_ref().map(|r| r.code()) == Some(221), || {
-            format!("QUIT answered {bye:?}")
-        })?;
-        let protocol = server_file(server, "protocol_log");
+        transfer::quit(client)?;
+        let protocol = server.file("protocol_log");
         check(protocol.contains("CCC -> 534"), || {
             "the protocol log has no CCC refused with 534".into()
         })?;
@@ -349,7 +264,7 @@ fn without_reuse<C: SecureConnection>(
     server_args: &'static [&'static str],
     make: Make<C>,
 ) -> Result<(), String> {
-    with_server(server_args, |server| {
+    with_proftpd(server_args, |server| {
         let mut client = connect(server, make, |b| b)?;
         let started = Instant::now();
         let e = match client.list(None) {
@@ -372,7 +287,7 @@ fn without_reuse<C: SecureConnection>(
             } if source.kind() == TlsErrorKind::ResumptionRefused && reply.code() == 425 => {}
             other => return Err(format!("expected LIST refused with 425, got {other:?}")),
         }
-        let tls_log = server_file(server, "tls_log");
+        let tls_log = server.file("tls_log");
         check(
             tls_log.contains("client did not reuse TLS session, rejecting data connection"),
             || "the TLS log does not show the refused data connection".into(),
@@ -393,10 +308,7 @@ fn without_reuse<C: SecureConnection>(
                 )
             },
         )?;
-        let bye = client.quit().map_err(|e| format!("QUIT: {e:?}"))?;
-        check(bye.as_ref().map(|r| r.code()) == Some(221), || {
-            format!("QUIT answered {bye:?}")
-        })?;
+        transfer::quit(client)?;
         Ok(())
     })
 }
@@ -407,25 +319,20 @@ fn uploads_in_a_row<C: SecureConnection>(
     version: &'static str,
     make: Make<C>,
 ) -> Result<(), String> {
-    with_server(server_args, |server| {
+    with_proftpd(server_args, |server| {
         let mut client = connect(server, make, |b| b)?;
         for i in 0..UPLOADS_IN_A_ROW as u64 {
             let body = content(10 * 1024, 700 + i);
             let name = format!("row-{i}.bin");
-            let outcome = client
-                .upload(&name, &mut body.as_slice())
-                .map_err(|e| format!("STOR {name}: {e:?}"))?;
+            let outcome = transfer::upload(&mut client, &name, &body)?;
             protected_and_resumed(&outcome, version, &format!("STOR {name}"))?;
         }
         let names = client.nlst(None).map_err(|e| format!("NLST: {e:?}"))?;
         check(names.len() == UPLOADS_IN_A_ROW, || {
             format!("NLST gave {names:?}")
         })?;
-        let bye = client.quit().map_err(|e| format!("QUIT: {e:?}"))?;
-        check(bye.as_ref().map(|r| r.code()) == Some(221), || {
-            format!("QUIT answered {bye:?}")
-        })?;
-        let (handshakes, full) = tls_handshakes(&server_file(server, "tls_log"));
+        transfer::quit(client)?;
+        let (handshakes, full) = tls_handshakes(&server.file("tls_log"));
         // The control connection, the uploads and NLST; only the control one full.
         check(handshakes == UPLOADS_IN_A_ROW + 2 && full == 1, || {
             format!("the TLS log shows {handshakes} handshakes, {full} of them full")
@@ -439,14 +346,12 @@ fn uploads_in_a_row<C: SecureConnection>(
 /// its data handshake is a full one, and ProFTPD refuses it with `425`. The client must say so
 /// with a typed `ResumptionRefused` error, quickly, and the control connection must stay usable.
 fn rustls_tls13_uploads_in_a_row(make: Make<ftps_rustls::RustlsConnector>) -> Result<(), String> {
-    with_server(&["--tls13"], |server| {
+    with_proftpd(&["--tls13"], |server| {
         let mut client = connect(server, make, |b| b)?;
         for i in 0..2u64 {
             let body = content(10 * 1024, 700 + i);
             let name = format!("row-{i}.bin");
-            let outcome = client
-                .upload(&name, &mut body.as_slice())
-                .map_err(|e| format!("STOR {name}: {e:?}"))?;
+            let outcome = transfer::upload(&mut client, &name, &body)?;
             protected_and_resumed(&outcome, "TLSv1.3", &format!("STOR {name}"))?;
         }
         let started = Instant::now();
@@ -473,97 +378,30 @@ fn rustls_tls13_uploads_in_a_row(make: Make<ftps_rustls::RustlsConnector>) -> Re
         check(reply.code() == 200 && client.is_control_protected(), || {
             format!("NOOP after the refusal: {reply}")
         })?;
-        let tls_log = server_file(server, "tls_log");
+        let tls_log = server.file("tls_log");
         check(
             tls_log.contains("client did not reuse TLS session, rejecting data connection"),
             || "the TLS log does not show the refused data connection".into(),
         )?;
-        let bye = client.quit().map_err(|e| format!("QUIT: {e:?}"))?;
-        check(bye.as_ref().map(|r| r.code()) == Some(221), || {
-            format!("QUIT answered {bye:?}")
-        })
+        transfer::quit(client)
     })
 }
 
 /// Implicit FTPS (TLS before the greeting): a listing and one round trip, resumed.
 fn implicit<C: SecureConnection>(make: Make<C>) -> Result<(), String> {
-    with_server(&["--implicit"], |server| {
+    with_proftpd(&["--implicit"], |server| {
         let mut client = connect(server, make, |b| b.mode(Mode::Implicit))?;
         client
             .list(None)
             .map_err(|e| format!("implicit LIST: {e:?}"))?;
         let body = content(150 * 1024, 990);
-        let outcome = client
-            .upload("implicit.bin", &mut body.as_slice())
-            .map_err(|e| format!("STOR implicit.bin: {e:?}"))?;
+        let outcome = transfer::upload(&mut client, "implicit.bin", &body)?;
         protected_and_resumed(&outcome, "TLSv1.3", "implicit STOR")?;
         let (back, outcome) = download(&mut client, "implicit.bin")?;
         protected_and_resumed(&outcome, "TLSv1.3", "implicit RETR")?;
-        check(Sha256::digest(&back) == Sha256::digest(&body), || {
-            "implicit.bin came back with another SHA-256".into()
-        })?;
-        let bye = client.quit().map_err(|e| format!("QUIT: {e:?}"))?;
-        check(bye.as_ref().map(|r| r.code()) == Some(221), || {
-            format!("QUIT answered {bye:?}")
-        })
+        same_content("implicit.bin", &back, &body)?;
+        transfer::quit(client)
     })
-}
-
-fn download<C: SecureConnection>(
-    client: &mut Client<C>,
-    name: &str,
-) -> Result<(Vec<u8>, TransferOutcome), String> {
-    let mut transfer = client
-        .retr(name)
-        .map_err(|e| format!("RETR {name}: {e:?}"))?;
-    let mut back = Vec::new();
-    transfer
-        .read_to_end(&mut back)
-        .map_err(|e| format!("read {name}: {e}"))?;
-    let outcome = transfer
-        .finish()
-        .map_err(|e| format!("finish RETR {name}: {e:?}"))?;
-    check(outcome.bytes() == back.len() as u64, || {
-        format!(
-            "RETR {name}: {} bytes read, outcome says {}",
-            back.len(),
-            outcome.bytes()
-        )
-    })?;
-    Ok((back, outcome))
-}
-
-/// The data connection was inside TLS of the expected version, and resumed the control
-/// connection's session.
-fn protected_and_resumed(
-    outcome: &TransferOutcome,
-    version: &str,
-    what: &str,
-) -> Result<(), String> {
-    let session = outcome.data_session();
-    let resumed = session.and_then(|s| s.resumed());
-    let negotiated = session.and_then(|s| s.protocol_version());
-    check(resumed == Some(true) && negotiated == Some(version), || {
-        format!(
-            "{what}: want a data connection protected with {version} and resumed, got \
-             version {negotiated:?}, cipher suite {:?}, resumed {resumed:?}",
-            session.and_then(|s| s.cipher_suite())
-        )
-    })
-}
-
-/// Deterministic pseudo-random content, so compression or caching cannot help.
-fn content(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed | 1;
-    let mut out = Vec::with_capacity(len);
-    while out.len() < len {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        out.extend_from_slice(&state.to_le_bytes());
-    }
-    out.truncate(len);
-    out
 }
 
 /// Counts the TLS handshakes in ProFTPD's TLS log (`TLSOptions EnableDiags` logs every
@@ -595,24 +433,4 @@ fn tls_decisions(tls_log: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-fn server_file(server: &RealServer, key: &str) -> String {
-    server
-        .value(key)
-        .and_then(|p| std::fs::read_to_string(p).ok())
-        .unwrap_or_default()
-}
-
-fn check(condition: bool, reason: impl FnOnce() -> String) -> Result<(), String> {
-    if condition {
-        Ok(())
-    } else {
-        Err(reason())
-    }
-}
-
-fn tail(text: &str, lines: usize) -> String {
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
 }

@@ -37,8 +37,8 @@ use std::sync::Arc;
 
 use ftps_core::tls::framing::{CloseTracker, RecordFraming};
 use ftps_core::{
-    Capabilities, CloseState, SecureConnection, SecureStream, ServerName, SessionInfo, TlsError,
-    TlsErrorKind,
+    Capabilities, Capability, CloseState, SecureConnection, SecureStream, ServerName, SessionInfo,
+    TlsError, TlsErrorKind,
 };
 pub use rustls;
 use rustls::client::{
@@ -161,8 +161,9 @@ impl SecureConnection for RustlsConnector {
         "rustls"
     }
 
+    /// Everything but [`Capability::Tls13SessionReuse`]: rustls offers each TLS 1.3 ticket once.
     fn capabilities(&self) -> Capabilities {
-        Capabilities::all()
+        Capabilities::all().without(Capability::Tls13SessionReuse)
     }
 
     fn secure_control(

@@ -28,6 +28,11 @@
 set -Eeuo pipefail
 
 SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+SERVER=proftpd
+# shellcheck source-path=SCRIPTDIR source=../lib/server.sh
+source "${SCRIPT_DIR}/../lib/server.sh"
+trap 'fail "unexpected error at line ${LINENO}: ${BASH_COMMAND}"' ERR
+
 TEMPLATE=${SCRIPT_DIR}/proftpd.conf.in
 PREFIX=/opt/ftps-test/proftpd
 PROFTPD=${PREFIX}/usr/sbin/proftpd
@@ -36,62 +41,15 @@ MODULE_PATH=${PREFIX}/usr/lib/proftpd
 # lock); ProFTPD's own user file gives it a per-instance password and home.
 TEST_USER=ftpstest
 STATE_DIR=/var/lib/ftps-test
-PASV_COUNT=32
-READY_TIMEOUT_S=10
-START_ATTEMPTS=5
-
-dir=""
-pid=""
-fail() {
-    echo "proftpd/start.sh: $*" >&2
-    local f
-    for f in "${dir}/proftpd.console" "${dir}/proftpd.log" "${dir}/tls.log"; do
-        if [[ -s ${f} ]]; then
-            echo "----- ${f} -----" >&2
-            tail -n 100 -- "${f}" >&2
-        fi
-    done
-    if [[ -n ${pid} && -f ${dir}/proftpd.pid ]]; then
-        "${SCRIPT_DIR}/stop.sh" "${dir}" >&2 || true
-    fi
-    exit 1
-}
-
-trap 'fail "unexpected error at line ${LINENO}: ${BASH_COMMAND}"' ERR
-
-die() {
-    echo "proftpd/start.sh: $*" >&2
-    exit 1
-}
-
-usage() {
-    echo "usage: $0 DIR [--implicit] [--tls13|--tls12] [--opt 'Directive value']..." >&2
-    exit 2
-}
+USAGE="DIR [--implicit] [--tls13|--tls12] [--opt 'Directive value']..."
 
 implicit=0
-tls=1.3
-opts=()
-while [[ $# -gt 0 ]]; do
+server_arg() { # see parse_start_args
     case $1 in
-    --implicit) implicit=1 ;;
-    --tls13) tls=1.3 ;;
-    --tls12) tls=1.2 ;;
-    --opt)
-        [[ $# -ge 2 ]] || usage
-        opts+=("$2")
-        shift
-        ;;
-    --opt=*) opts+=("${1#--opt=}") ;;
-    -*) usage ;;
-    *)
-        [[ -z ${dir} ]] || usage
-        dir=$1
-        ;;
+    --implicit) implicit=1 arg_used=1 ;;
     esac
-    shift
-done
-[[ -n ${dir} ]] || usage
+}
+parse_start_args "$@"
 for opt in "${opts[@]}"; do
     # One line, a directive name, then its arguments; no <Section> blocks.
     [[ ${opt} =~ ^[A-Za-z][A-Za-z0-9]*([[:blank:]][^$'\n']*)?$ ]] ||
@@ -104,70 +62,14 @@ done
 command -v openssl >/dev/null || die "openssl not found: run scripts/install-servers.sh first"
 [[ -r ${TEMPLATE} ]] || die "template ${TEMPLATE} not found"
 
-mkdir -p -- "${dir}"
-dir=$(cd -- "${dir}" && pwd -P)
+make_work_dir
 [[ ${dir} != *$'\n'* && ${dir} != *[[:space:]\"]* ]] ||
     die "DIR must not contain white space or quotes (ProFTPD's configuration syntax)"
-
-# Fields 3 and on of /proc/PID/stat follow the ")" that closes the command name.
-proc_field() { # PID FIELD_NUMBER (1-based, as in proc(5))
-    local stat rest
-    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-    rest=${stat##*) }
-    local -a fields
-    read -r -a fields <<<"${rest}"
-    echo "${fields[$(($2 - 3))]}"
-}
-
-# Refuse to start a second server from the same DIR while the first still runs.
-if [[ -f ${dir}/proftpd.pid && -f ${dir}/proftpd.starttime ]]; then
-    old_pid=$(<"${dir}/proftpd.pid")
-    old_start=$(<"${dir}/proftpd.starttime")
-    if [[ ${old_pid} =~ ^[0-9]+$ ]] && [[ $(proc_field "${old_pid}" 22 || true) == "${old_start}" ]]; then
-        die "a proftpd from ${dir} still runs (pid ${old_pid}): stop it with stop.sh first"
-    fi
-fi
+refuse_second_server
 
 home=${dir}/home
 log=${dir}/proftpd.log
-
-# --- test PKI -----------------------------------------------------------------------
-make_ca() { # NAME SUBJECT
-    openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 30 \
-        -keyout "${dir}/$1.key" -out "${dir}/$1.pem" -subj "$2" \
-        -addext "basicConstraints=critical,CA:TRUE" \
-        -addext "keyUsage=critical,keyCertSign,cRLSign" \
-        -addext "subjectKeyIdentifier=hash" 2>/dev/null
-    openssl x509 -in "${dir}/$1.pem" -outform DER -out "${dir}/$1.der"
-}
-
-make_pki() {
-    (
-        umask 077
-        make_ca ca "/CN=ftps interop test CA"
-        make_ca wrong-ca "/CN=ftps unrelated test CA"
-        openssl req -new -newkey rsa:2048 -nodes -sha256 \
-            -keyout "${dir}/server.key" -out "${dir}/server.csr" -subj "/CN=localhost" 2>/dev/null
-        cat >"${dir}/server.ext" <<'EXT'
-basicConstraints=critical,CA:FALSE
-keyUsage=critical,digitalSignature,keyEncipherment
-extendedKeyUsage=serverAuth
-subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1
-subjectKeyIdentifier=hash
-authorityKeyIdentifier=keyid
-EXT
-        openssl x509 -req -in "${dir}/server.csr" -CA "${dir}/ca.pem" -CAkey "${dir}/ca.key" \
-            -set_serial "0x$(openssl rand -hex 8)" -days 30 -sha256 \
-            -extfile "${dir}/server.ext" -out "${dir}/server.pem" 2>/dev/null
-        openssl x509 -in "${dir}/server.pem" -outform DER -out "${dir}/server.der"
-        rm -f -- "${dir}/server.csr" "${dir}/server.ext"
-    )
-    # Certificates are public; keys stay root-only (ProFTPD reads them as root at start).
-    chmod 0644 "${dir}"/ca.pem "${dir}"/ca.der "${dir}"/wrong-ca.pem "${dir}"/wrong-ca.der \
-        "${dir}"/server.pem "${dir}"/server.der
-    openssl verify -CAfile "${dir}/ca.pem" "${dir}/server.pem" >/dev/null ||
-        die "the generated server certificate does not verify against its CA"
-}
+fail_logs=("${dir}/proftpd.log" "${dir}/tls.log")
 
 # --- system user (shared with the vsftpd script, under its lock) ----------------------
 setup_user() {
@@ -196,53 +98,8 @@ write_auth_files() {
         printf '%s:%s:%s:%s:ftps interop tests:%s:/usr/sbin/nologin\n' \
             "${TEST_USER}" "${hash}" "${uid}" "${gid}" "${home}" >"${dir}/ftpd.passwd"
         printf '%s:x:%s:\n' "${group}" "${gid}" >"${dir}/ftpd.group"
-        printf 'user=%s\npassword=%s\n' "${TEST_USER}" "${password}" >"${dir}/credentials"
     )
-}
-
-# --- ports ----------------------------------------------------------------------------
-used_ports() { # every local TCP port in any state, IPv4 and IPv6, in decimal
-    # (no strtonum: Debian's default awk is mawk)
-    awk 'FNR > 1 { split($2, a, ":"); h = toupper(a[2]); n = 0
-        for (i = 1; i <= length(h); i++) n = n * 16 + index("0123456789ABCDEF", substr(h, i, 1)) - 1
-        print n }' /proc/net/tcp /proc/net/tcp6 2>/dev/null | sort -un
-}
-
-pick_ports() { # sets listen_port, pasv_min, pasv_max
-    local lo hi base_lo base_hi used span tries=0 p ok
-    read -r lo hi </proc/sys/net/ipv4/ip_local_port_range
-    # Stay out of the ephemeral range so that outgoing connections cannot take our ports.
-    if ((lo >= 12000)); then
-        base_lo=10000 base_hi=$((lo - 1))
-    elif ((hi <= 60000)); then
-        base_lo=$((hi + 1)) base_hi=65535
-    else
-        base_lo=10000 base_hi=65535
-    fi
-    span=$((base_hi - base_lo + 1 - PASV_COUNT - 1))
-    used=" $(used_ports | tr '\n' ' ') "
-    while ((tries < 200)); do
-        tries=$((tries + 1))
-        listen_port=$((base_lo + (RANDOM * 32768 + RANDOM) % span))
-        pasv_min=$((listen_port + 1))
-        pasv_max=$((listen_port + PASV_COUNT))
-        ok=1
-        for ((p = listen_port; p <= pasv_max; p++)); do
-            if [[ ${used} == *" ${p} "* ]]; then
-                ok=0
-                break
-            fi
-        done
-        ((ok)) && return 0
-    done
-    die "found no free block of $((PASV_COUNT + 1)) ports"
-}
-
-port_listens() { # PORT: is 127.0.0.1:PORT in LISTEN state?
-    local want
-    want=$(printf '0100007F:%04X' "$1")
-    awk -v want="${want}" 'FNR > 1 && $2 == want && $4 == "0A" { found = 1 } END { exit !found }' \
-        /proc/net/tcp
+    write_credentials
 }
 
 # --- config ---------------------------------------------------------------------------
@@ -290,77 +147,36 @@ chmod 0755 "${home}"
 # The session process changes into the home as the user, so DIR (often a 0700 temporary
 # directory) must let the user through.
 chmod o+x,g+x "${dir}"
-if ! setpriv --reuid="${uid}" --regid="${gid}" --clear-groups -- \
-    test -r "${home}" -a -w "${home}" -a -x "${home}"; then
-    die "${TEST_USER} cannot use ${home}: every directory above it must be searchable (o+x)"
-fi
+check_home_usable "${uid}" "${gid}"
 
-attempt=0
-while :; do
-    attempt=$((attempt + 1))
-    pick_ports
+# start_server's steps for proftpd (see scripts/lib/server.sh).
+server_prepare() {
+    local f
     write_config
     for f in proftpd.log tls.log protocol.log xferlog; do
         : >"${dir}/${f}"
     done
-    rm -f -- "${dir}/proftpd.pid" "${dir}/proftpd.starttime"
     "${PROFTPD}" -t -c "${dir}/proftpd.conf" >"${dir}/proftpd.check" 2>&1 ||
         fail "proftpd rejects the configuration: $(cat "${dir}/proftpd.check")"
-    # setsid makes proftpd the leader of a new session and process group whose id is its
-    # PID (bash does not put background jobs in their own group without job control, so
-    # setsid does not fork and $! is proftpd itself). -n keeps it in the foreground; no
-    # inherited descriptor stays open, so a caller reading this script's output sees EOF
-    # when it exits.
-    : >"${dir}/proftpd.console"
+}
+
+# setsid makes proftpd the leader of a new session and process group whose id is its PID
+# (bash does not put background jobs in their own group without job control, so setsid
+# does not fork and $! is proftpd itself). -n keeps it in the foreground; no inherited
+# descriptor stays open, so a caller reading this script's output sees EOF when it exits.
+server_launch() {
     setsid "${PROFTPD}" -n -c "${dir}/proftpd.conf" \
         </dev/null >"${dir}/proftpd.console" 2>&1 9>&- &
-    pid=$!
-    start_time=""
-    for _ in 1 2 3 4 5 6 7 8 9 10; do
-        start_time=$(proc_field "${pid}" 22 || true)
-        [[ -n ${start_time} ]] && break
-        sleep 0.05
-    done
-    ready=0
-    if [[ -n ${start_time} ]]; then
-        echo "${pid}" >"${dir}/proftpd.pid"
-        echo "${start_time}" >"${dir}/proftpd.starttime"
-        deadline=$((SECONDS + READY_TIMEOUT_S))
-        while ((SECONDS <= deadline)); do
-            if ! kill -0 "${pid}" 2>/dev/null || [[ $(proc_field "${pid}" 3 || true) == Z ]]; then
-                break
-            fi
-            if port_listens "${listen_port}"; then
-                ready=1
-                break
-            fi
-            sleep 0.05
-        done
-    fi
-    if ((ready)); then
-        break
-    fi
-    if kill -0 "${pid}" 2>/dev/null && [[ $(proc_field "${pid}" 3 || true) != Z ]]; then
-        fail "proftpd did not listen on 127.0.0.1:${listen_port} within ${READY_TIMEOUT_S} s"
-    fi
-    wait "${pid}" 2>/dev/null || true
-    rm -f -- "${dir}/proftpd.pid" "${dir}/proftpd.starttime"
-    if ((attempt < START_ATTEMPTS)) &&
-        grep -q -i 'address already in use' "${dir}/proftpd.console" "${log}" 2>/dev/null; then
-        echo "proftpd/start.sh: port ${listen_port} was taken, trying another" >&2
-        continue
-    fi
-    fail "proftpd exited before it listened"
-done
+}
 
-comm=$(cat "/proc/${pid}/comm" 2>/dev/null || true)
-[[ ${comm} == proftpd ]] || fail "process ${pid} is '${comm}', not proftpd"
+server_bind_failed() {
+    grep -q -i 'address already in use' "${dir}/proftpd.console" "${log}" 2>/dev/null
+}
+
+start_server
+require_comm proftpd
 
 mode=explicit
 ((implicit)) && mode=implicit
-line=$(printf 'port=%s pid=%s dir=%q user=%s password=%q ca_der=%q ca_pem=%q home=%q log=%q tls_log=%q protocol_log=%q wrong_ca_der=%q wrong_ca_pem=%q pasv_min=%s pasv_max=%s mode=%s tls=%s tls_required=%q' \
-    "${listen_port}" "${pid}" "${dir}" "${TEST_USER}" "${password}" "${dir}/ca.der" "${dir}/ca.pem" \
-    "${home}" "${log}" "${dir}/tls.log" "${dir}/protocol.log" "${dir}/wrong-ca.der" \
-    "${dir}/wrong-ca.pem" "${pasv_min}" "${pasv_max}" "${mode}" "${tls}" "${tls_required}")
-(umask 077 && printf '%s\n' "${line}" >"${dir}/server.env")
-printf '%s\n' "${line}"
+print_server_line tls_log "${dir}/tls.log" protocol_log "${dir}/protocol.log" \
+    -- tls_required "${tls_required}"

@@ -20,69 +20,25 @@
 set -Eeuo pipefail
 
 SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+SERVER=vsftpd
+# shellcheck source-path=SCRIPTDIR source=../lib/server.sh
+source "${SCRIPT_DIR}/../lib/server.sh"
+trap 'fail "unexpected error at line ${LINENO}: ${BASH_COMMAND}"' ERR
+
 TEMPLATE=${SCRIPT_DIR}/vsftpd.conf.in
 VSFTPD=/usr/sbin/vsftpd
 TEST_USER=ftpstest
 STATE_DIR=/var/lib/ftps-test
 PAM_SERVICE=ftps-test-vsftpd
-PASV_COUNT=32
-READY_TIMEOUT_S=10
-START_ATTEMPTS=5
+USAGE="DIR [--implicit] [--tls13|--tls12] [--opt KEY=VALUE]..."
 
-dir=""
-log=""
-pid=""
-fail() {
-    echo "vsftpd/start.sh: $*" >&2
-    local f
-    for f in "${dir}/vsftpd.console" "${log}"; do
-        if [[ -s ${f} ]]; then
-            echo "----- ${f} -----" >&2
-            tail -n 100 -- "${f}" >&2
-        fi
-    done
-    if [[ -n ${pid} && -f ${dir}/vsftpd.pid ]]; then
-        "${SCRIPT_DIR}/stop.sh" "${dir}" >&2 || true
-    fi
-    exit 1
-}
-
-trap 'fail "unexpected error at line ${LINENO}: ${BASH_COMMAND}"' ERR
-
-die() {
-    echo "vsftpd/start.sh: $*" >&2
-    exit 1
-}
-
-usage() {
-    echo "usage: $0 DIR [--implicit] [--tls13|--tls12] [--opt KEY=VALUE]..." >&2
-    exit 2
-}
-
-dir=""
 implicit=NO
-tls=1.3
-opts=()
-while [[ $# -gt 0 ]]; do
+server_arg() { # see parse_start_args
     case $1 in
-    --implicit) implicit=YES ;;
-    --tls13) tls=1.3 ;;
-    --tls12) tls=1.2 ;;
-    --opt)
-        [[ $# -ge 2 ]] || usage
-        opts+=("$2")
-        shift
-        ;;
-    --opt=*) opts+=("${1#--opt=}") ;;
-    -*) usage ;;
-    *)
-        [[ -z ${dir} ]] || usage
-        dir=$1
-        ;;
+    --implicit) implicit=YES arg_used=1 ;;
     esac
-    shift
-done
-[[ -n ${dir} ]] || usage
+}
+parse_start_args "$@"
 for opt in "${opts[@]}"; do
     [[ ${opt} =~ ^[a-z0-9_]+=[^$'\n']*$ ]] || die "bad --opt '${opt}' (want key=value)"
 done
@@ -92,69 +48,13 @@ done
 command -v openssl >/dev/null || die "openssl not found: run scripts/install-servers.sh first"
 [[ -r ${TEMPLATE} ]] || die "template ${TEMPLATE} not found"
 
-mkdir -p -- "${dir}"
-dir=$(cd -- "${dir}" && pwd -P)
+make_work_dir
 [[ ${dir} != *$'\n'* ]] || die "DIR must not contain a newline"
-
-# Fields 3 and on of /proc/PID/stat follow the ")" that closes the command name.
-proc_field() { # PID FIELD_NUMBER (1-based, as in proc(5))
-    local stat rest
-    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-    rest=${stat##*) }
-    local -a fields
-    read -r -a fields <<<"${rest}"
-    echo "${fields[$(($2 - 3))]}"
-}
-
-# Refuse to start a second server from the same DIR while the first still runs.
-if [[ -f ${dir}/vsftpd.pid && -f ${dir}/vsftpd.starttime ]]; then
-    old_pid=$(<"${dir}/vsftpd.pid")
-    old_start=$(<"${dir}/vsftpd.starttime")
-    if [[ ${old_pid} =~ ^[0-9]+$ ]] && [[ $(proc_field "${old_pid}" 22 || true) == "${old_start}" ]]; then
-        die "a vsftpd from ${dir} still runs (pid ${old_pid}): stop it with stop.sh first"
-    fi
-fi
+refuse_second_server
 
 home=${dir}/home
 log=${dir}/vsftpd.log
-
-# --- test PKI -----------------------------------------------------------------------
-make_ca() { # NAME SUBJECT
-    openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 30 \
-        -keyout "${dir}/$1.key" -out "${dir}/$1.pem" -subj "$2" \
-        -addext "basicConstraints=critical,CA:TRUE" \
-        -addext "keyUsage=critical,keyCertSign,cRLSign" \
-        -addext "subjectKeyIdentifier=hash" 2>/dev/null
-    openssl x509 -in "${dir}/$1.pem" -outform DER -out "${dir}/$1.der"
-}
-
-make_pki() {
-    (
-        umask 077
-        make_ca ca "/CN=ftps interop test CA"
-        make_ca wrong-ca "/CN=ftps unrelated test CA"
-        openssl req -new -newkey rsa:2048 -nodes -sha256 \
-            -keyout "${dir}/server.key" -out "${dir}/server.csr" -subj "/CN=localhost" 2>/dev/null
-        cat >"${dir}/server.ext" <<'EOF'
-basicConstraints=critical,CA:FALSE
-keyUsage=critical,digitalSignature,keyEncipherment
-extendedKeyUsage=serverAuth
-subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1
-subjectKeyIdentifier=hash
-authorityKeyIdentifier=keyid
-EOF
-        openssl x509 -req -in "${dir}/server.csr" -CA "${dir}/ca.pem" -CAkey "${dir}/ca.key" \
-            -set_serial "0x$(openssl rand -hex 8)" -days 30 -sha256 \
-            -extfile "${dir}/server.ext" -out "${dir}/server.pem" 2>/dev/null
-        openssl x509 -in "${dir}/server.pem" -outform DER -out "${dir}/server.der"
-        rm -f -- "${dir}/server.csr" "${dir}/server.ext"
-    )
-    # Certificates are public; keys stay root-only (vsftpd reads them as root).
-    chmod 0644 "${dir}"/ca.pem "${dir}"/ca.der "${dir}"/wrong-ca.pem "${dir}"/wrong-ca.der \
-        "${dir}"/server.pem "${dir}"/server.der
-    openssl verify -CAfile "${dir}/ca.pem" "${dir}/server.pem" >/dev/null ||
-        die "the generated server certificate does not verify against its CA"
-}
+fail_logs=("${log}")
 
 # --- system user and PAM service (shared by all instances, under a lock) ------------
 setup_user() {
@@ -200,51 +100,6 @@ setup_user() {
     exec 9>&-
 }
 
-# --- ports ----------------------------------------------------------------------------
-used_ports() { # every local TCP port in any state, IPv4 and IPv6, in decimal
-    # (no strtonum: Debian's default awk is mawk)
-    awk 'FNR > 1 { split($2, a, ":"); h = toupper(a[2]); n = 0
-        for (i = 1; i <= length(h); i++) n = n * 16 + index("0123456789ABCDEF", substr(h, i, 1)) - 1
-        print n }' /proc/net/tcp /proc/net/tcp6 2>/dev/null | sort -un
-}
-
-pick_ports() { # sets listen_port, pasv_min, pasv_max
-    local lo hi base_lo base_hi used span tries=0 p ok
-    read -r lo hi </proc/sys/net/ipv4/ip_local_port_range
-    # Stay out of the ephemeral range so that outgoing connections cannot take our ports.
-    if ((lo >= 12000)); then
-        base_lo=10000 base_hi=$((lo - 1))
-    elif ((hi <= 60000)); then
-        base_lo=$((hi + 1)) base_hi=65535
-    else
-        base_lo=10000 base_hi=65535
-    fi
-    span=$((base_hi - base_lo + 1 - PASV_COUNT - 1))
-    used=" $(used_ports | tr '\n' ' ') "
-    while ((tries < 200)); do
-        tries=$((tries + 1))
-        listen_port=$((base_lo + (RANDOM * 32768 + RANDOM) % span))
-        pasv_min=$((listen_port + 1))
-        pasv_max=$((listen_port + PASV_COUNT))
-        ok=1
-        for ((p = listen_port; p <= pasv_max; p++)); do
-            if [[ ${used} == *" ${p} "* ]]; then
-                ok=0
-                break
-            fi
-        done
-        ((ok)) && return 0
-    done
-    die "found no free block of $((PASV_COUNT + 1)) ports"
-}
-
-port_listens() { # PORT: is 127.0.0.1:PORT in LISTEN state?
-    local want
-    want=$(printf '0100007F:%04X' "$1")
-    awk -v want="${want}" 'FNR > 1 && $2 == want && $4 == "0A" { found = 1 } END { exit !found }' \
-        /proc/net/tcp
-}
-
 # --- config ---------------------------------------------------------------------------
 write_config() {
     local conf key line
@@ -264,24 +119,8 @@ write_config() {
     printf '%s\n' "${conf}" >"${dir}/vsftpd.conf"
     chmod 0600 "${dir}/vsftpd.conf"
 
-    # vsftpd 3.0.3 has no option for TLS 1.2/1.3: OpenSSL 3 applies this system_default
-    # section to every SSL_CTX the process makes.
-    local max=TLSv1.3
-    [[ ${tls} == 1.2 ]] && max=TLSv1.2
-    cat >"${dir}/openssl.cnf" <<EOF
-# written by ftps scripts/vsftpd/start.sh; given to vsftpd as OPENSSL_CONF
-openssl_conf = openssl_init
-
-[openssl_init]
-ssl_conf = ssl_module
-
-[ssl_module]
-system_default = tls_versions
-
-[tls_versions]
-MinProtocol = TLSv1.2
-MaxProtocol = ${max}
-EOF
+    # vsftpd 3.0.3 has no option for TLS 1.2/1.3.
+    write_openssl_tls_conf
 }
 
 # --- start ------------------------------------------------------------------------------
@@ -297,74 +136,34 @@ chmod 0755 "${home}"
 # vsftpd changes into the home as the user before it chroots there, so DIR (often a 0700
 # temporary directory) must let the user through.
 chmod o+x,g+x "${dir}"
-if ! setpriv --reuid="${TEST_USER}" --regid="${TEST_USER}" --clear-groups -- \
-    test -r "${home}" -a -w "${home}" -a -x "${home}"; then
-    die "${TEST_USER} cannot use ${home}: every directory above it must be searchable (o+x)"
-fi
-(umask 077 && printf 'user=%s\npassword=%s\n' "${TEST_USER}" "${password}" >"${dir}/credentials")
+check_home_usable "${TEST_USER}" "${TEST_USER}"
+write_credentials
 
-attempt=0
-while :; do
-    attempt=$((attempt + 1))
-    pick_ports
+# start_server's steps for vsftpd (see scripts/lib/server.sh).
+server_prepare() {
     write_config
     : >"${log}"
-    rm -f -- "${dir}/vsftpd.pid" "${dir}/vsftpd.starttime"
-    # setsid makes vsftpd the leader of a new session and process group whose id is its
-    # PID (bash does not put background jobs in their own group without job control, so
-    # setsid does not fork and $! is vsftpd itself). No inherited descriptor stays open,
-    # so a caller reading this script's output sees EOF when it exits. vsftpd writes its
-    # start-up "500 OOPS" to fd 0 (its control-connection descriptor), not to stderr, so
-    # fds 0, 1 and 2 all share one read-write open of DIR/vsftpd.console.
-    : >"${dir}/vsftpd.console"
+}
+
+# setsid makes vsftpd the leader of a new session and process group whose id is its PID
+# (bash does not put background jobs in their own group without job control, so setsid
+# does not fork and $! is vsftpd itself). No inherited descriptor stays open, so a caller
+# reading this script's output sees EOF when it exits. vsftpd writes its start-up
+# "500 OOPS" to fd 0 (its control-connection descriptor), not to stderr, so fds 0, 1 and 2
+# all share one read-write open of DIR/vsftpd.console.
+server_launch() {
     OPENSSL_CONF=${dir}/openssl.cnf setsid "${VSFTPD}" "${dir}/vsftpd.conf" \
         0<>"${dir}/vsftpd.console" 1>&0 2>&0 9>&- &
-    pid=$!
-    start_time=""
-    for _ in 1 2 3 4 5 6 7 8 9 10; do
-        start_time=$(proc_field "${pid}" 22 || true)
-        [[ -n ${start_time} ]] && break
-        sleep 0.05
-    done
-    ready=0
-    if [[ -n ${start_time} ]]; then
-        echo "${pid}" >"${dir}/vsftpd.pid"
-        echo "${start_time}" >"${dir}/vsftpd.starttime"
-        deadline=$((SECONDS + READY_TIMEOUT_S))
-        while ((SECONDS <= deadline)); do
-            if ! kill -0 "${pid}" 2>/dev/null || [[ $(proc_field "${pid}" 3 || true) == Z ]]; then
-                break
-            fi
-            if port_listens "${listen_port}"; then
-                ready=1
-                break
-            fi
-            sleep 0.05
-        done
-    fi
-    if ((ready)); then
-        break
-    fi
-    if kill -0 "${pid}" 2>/dev/null && [[ $(proc_field "${pid}" 3 || true) != Z ]]; then
-        fail "vsftpd did not listen on 127.0.0.1:${listen_port} within ${READY_TIMEOUT_S} s"
-    fi
-    wait "${pid}" 2>/dev/null || true
-    rm -f -- "${dir}/vsftpd.pid" "${dir}/vsftpd.starttime"
-    if ((attempt < START_ATTEMPTS)) && grep -q 'could not bind' "${dir}/vsftpd.console" 2>/dev/null; then
-        echo "vsftpd/start.sh: port ${listen_port} was taken, trying another" >&2
-        continue
-    fi
-    fail "vsftpd exited before it listened"
-done
+}
 
-comm=$(cat "/proc/${pid}/comm" 2>/dev/null || true)
-[[ ${comm} == vsftpd ]] || fail "process ${pid} is '${comm}', not vsftpd"
+server_bind_failed() {
+    grep -q 'could not bind' "${dir}/vsftpd.console" 2>/dev/null
+}
+
+start_server
+require_comm vsftpd
 
 mode=explicit
 [[ ${implicit} == YES ]] && mode=implicit
-line=$(printf 'port=%s pid=%s dir=%q user=%s password=%q ca_der=%q ca_pem=%q home=%q log=%q wrong_ca_der=%q wrong_ca_pem=%q pasv_min=%s pasv_max=%s mode=%s tls=%s' \
-    "${listen_port}" "${pid}" "${dir}" "${TEST_USER}" "${password}" "${dir}/ca.der" "${dir}/ca.pem" \
-    "${home}" "${log}" "${dir}/wrong-ca.der" "${dir}/wrong-ca.pem" "${pasv_min}" "${pasv_max}" \
-    "${mode}" "${tls}")
-(umask 077 && printf '%s\n' "${line}" >"${dir}/server.env")
-printf '%s\n' "${line}"
+# shellcheck disable=SC2119 # (no server-specific keys)
+print_server_line

@@ -10,7 +10,7 @@ use ftps_core::{
     TlsErrorKind, TransferOutcome,
 };
 
-use super::RemoteTarget;
+use super::{RemoteTarget, TlsVersion};
 use crate::scenario::Outcome;
 
 /// The time limit of every wait of the client (connect, reply, handshake, data).
@@ -133,16 +133,29 @@ impl<C: SecureConnection + Clone> Ctx<C> {
     }
 
     /// The outcome for a client error: the declared limitation of a backend that cannot
-    /// resume sessions when the server refused a data connection for that reason; otherwise
-    /// a failure naming `what`.
+    /// resume sessions when the server refused a data connection for that reason (or, under
+    /// TLS 1.3, of one that offers each session once, when the server issued no new ticket);
+    /// otherwise a failure naming `what`.
     pub(super) fn err(&self, what: &str, e: Error) -> Outcome {
-        if !self.supports(Capability::Resumption) && is_resumption_refusal(&e) {
-            log::info!(
-                "{what}: the server requires session reuse ({}), which {} cannot do",
-                describe(&e),
-                self.connector.name()
-            );
-            return Outcome::Unsupported(Capability::Resumption);
+        if is_resumption_refusal(&e) {
+            let missing = if !self.supports(Capability::Resumption) {
+                Some(Capability::Resumption)
+            } else if self.target.tls != Some(TlsVersion::Tls12)
+                && !self.supports(Capability::Tls13SessionReuse)
+            {
+                Some(Capability::Tls13SessionReuse)
+            } else {
+                None
+            };
+            if let Some(capability) = missing {
+                log::info!(
+                    "{what}: the server refused a data connection that did not resume ({}); \
+                     {} lacks {capability}",
+                    describe(&e),
+                    self.connector.name()
+                );
+                return Outcome::Unsupported(capability);
+            }
         }
         Outcome::Fail(format!("{what}: {}", describe(&e)))
     }

@@ -1,9 +1,11 @@
 //! File contents for the checks: deterministic pseudo-random bytes (so neither compression nor
 //! a cache can help), streamed without holding a large file in memory, and SHA-256 sinks.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 
 use sha2::{Digest, Sha256};
+
+pub(super) use crate::real::transfer::{sha256, HashSink};
 
 /// A stream of `len` pseudo-random bytes from `seed` (xorshift64), hashed as it is read.
 pub(super) struct Pattern {
@@ -68,46 +70,6 @@ pub(super) fn content(len: usize, seed: u64) -> Vec<u8> {
         .read_to_end(&mut out)
         .expect("reading a pattern cannot fail");
     out
-}
-
-/// The SHA-256 of `bytes`.
-pub(super) fn sha256(bytes: &[u8]) -> [u8; 32] {
-    Sha256::digest(bytes).into()
-}
-
-/// A sink that keeps only the SHA-256 and the length of what is written.
-pub(super) struct HashSink {
-    hasher: Sha256,
-    len: u64,
-}
-
-impl HashSink {
-    pub(super) fn new() -> HashSink {
-        HashSink {
-            hasher: Sha256::new(),
-            len: 0,
-        }
-    }
-
-    pub(super) fn len(&self) -> u64 {
-        self.len
-    }
-
-    pub(super) fn digest(&self) -> [u8; 32] {
-        self.hasher.clone().finalize().into()
-    }
-}
-
-impl Write for HashSink {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.hasher.update(buf);
-        self.len += buf.len() as u64;
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).

@@ -146,7 +146,7 @@ fn abor_on_the_wire(record: &Record, transfer: &str, then: &[&str]) -> Check {
 fn abor_01<C: SecureConnection>(h: &mut Harness<C>) -> Check {
     each_pinned(h, |options| {
         scripted(
-            options,
+            options.clone(),
             |c| {
                 let mut data = retr_big(c)?;
                 flood_until_closed(&mut data)?;
@@ -168,8 +168,44 @@ fn abor_01<C: SecureConnection>(h: &mut Harness<C>) -> Check {
                 abor_on_the_wire(record, "RETR big", &["NOOP"])?;
                 protected_data(record, 1)
             },
-        )
+        )?;
+        abor_01_one_reply(h, options).map_err(|e| format!("one reply for both: {e}"))
     })
+}
+
+/// ABOR-01 against a server that answers the cut transfer and the `ABOR` with one reply
+/// (Pure-FTPd): the client does not wait for a second reply until its time limit; it asks with
+/// `NOOP` whether one is coming, and stays in sync.
+fn abor_01_one_reply<C: SecureConnection>(h: &Harness<C>, options: ServerOptions) -> Check {
+    const ONE_REPLY: &str = "226 Since you see this ABOR must've succeeded";
+    scripted(
+        options,
+        |c| {
+            let mut data = retr_big(c)?;
+            flood_until_closed(&mut data)?;
+            drop(data);
+            c.expect("ABOR")?;
+            c.send(ONE_REPLY)?;
+            noop_ok(c)?;
+            noop_ok(c)
+        },
+        |server| {
+            let mut client = ok(h.connect_login(server), "connect and login")?;
+            let mut download = ok(client.retr("big"), "RETR big")?;
+            read_part(&mut download, READ_BEFORE_ABORT)?;
+            let started = Instant::now();
+            let reply = ok(download.abort(), "aborting the download")?;
+            ensure_eq(reply.to_string(), ONE_REPLY.to_owned(), "the one reply")?;
+            ensure(started.elapsed() < Duration::from_secs(1), || {
+                format!("the abort took {:?}", started.elapsed())
+            })?;
+            noop_in_sync(&mut client)
+        },
+        |record| {
+            abor_on_the_wire(record, "RETR big", &["NOOP", "NOOP"])?;
+            protected_data(record, 1)
+        },
+    )
 }
 
 // ---- ABOR-02 ---------------------------------------------------------------------------------
@@ -361,6 +397,9 @@ fn abor_04_variant<C: SecureConnection>(
             c.expect("ABOR")?;
             if send_426 {
                 c.send("426 Connection closed; transfer aborted.")?;
+                // The client may ask with NOOP whether a second reply is coming at all (as
+                // for Pure-FTPd, which sends one); that gets no answer either.
+                c.expect("NOOP")?;
             }
             // No answer to the ABOR: the client must give up and close the connection.
             c.expect_eof(CLOSE_WAIT).map(drop)
@@ -382,6 +421,9 @@ fn abor_04_variant<C: SecureConnection>(
             })?;
             next_call_unusable(&mut client)
         },
-        |record| abor_on_the_wire(record, "RETR big", &[]),
+        move |record| {
+            let then: &[&str] = if send_426 { &["NOOP"] } else { &[] };
+            abor_on_the_wire(record, "RETR big", then)
+        },
     )
 }

@@ -96,6 +96,10 @@ pub enum DataConnectionMode {
     /// `EPRT`/`PORT`: the server connects to a listener of the client. The client is still the
     /// TLS client (RFC 4217 §7).
     Active,
+    /// `PASV` only, never `EPSV`: for a server or middlebox that announces EPSV but mishandles
+    /// it. Like [`DataConnectionMode::Passive`], the connection goes to the control peer's
+    /// address unless [`ClientBuilder::danger_use_pasv_address`] says otherwise.
+    Pasv,
 }
 
 /// Where passive data connections go.

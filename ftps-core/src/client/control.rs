@@ -167,6 +167,25 @@ impl<S: SecureStream> Control<S> {
         }
     }
 
+    /// Whether reply bytes are buffered or arrive (or the connection ends) within `grace`;
+    /// consumes nothing, so the TLS layer's state is untouched whatever the answer.
+    pub(crate) fn wait_readable(&mut self, grace: Duration) -> Result<bool> {
+        if self.parser.has_pending() {
+            return Ok(true);
+        }
+        let Some(tcp) = self.tcp() else {
+            return Err(Error::Unusable);
+        };
+        tcp.set_read_timeout(Some(grace))
+            .map_err(|e| io_error(Phase::Control, e))?;
+        match tcp.peek(&mut [0u8; 1]) {
+            // Bytes, or the end of the connection: the next read tells which.
+            Ok(_) => Ok(true),
+            Err(e) if is_timeout(&e) => Ok(false),
+            Err(e) => Err(stream_error(Phase::Control, e)),
+        }
+    }
+
     /// Looks, without waiting, for bytes the server sent while no reply was owed (SCENARIOS
     /// REPLY-12). Returns the complete unsolicited reply if one is there, or an error.
     pub(crate) fn check_idle(&mut self) -> Result<Option<Reply>> {

@@ -185,7 +185,9 @@ impl<C: SecureConnection> Client<C> {
 
     fn prepare_data(&mut self) -> Result<Prepared> {
         match self.config.data_mode {
-            DataConnectionMode::Passive => self.passive().map(Prepared::Connected),
+            DataConnectionMode::Passive | DataConnectionMode::Pasv => {
+                self.passive().map(Prepared::Connected)
+            }
             DataConnectionMode::Active => self.active().map(Prepared::Listening),
         }
     }

@@ -90,13 +90,14 @@ impl<C: SecureConnection> Client<C> {
             Mode::Explicit => Session::new(config.policy),
             Mode::Implicit => Session::new_implicit(config.policy),
         };
+        let epsv_works = config.data_mode != DataConnectionMode::Pasv;
         let mut client = Client {
             connector,
             server_name,
             config,
             control,
             session,
-            epsv_works: true,
+            epsv_works,
             transfer_type: None,
             restart_offset: None,
             abandoned_transfer: false,

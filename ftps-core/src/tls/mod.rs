@@ -140,16 +140,22 @@ pub enum Capability {
     Describe,
     /// TLS 1.3 can be negotiated.
     Tls13,
+    /// A TLS 1.3 session can be offered on more than one data connection, so data connections
+    /// keep resuming with a server that issues no new ticket on some of them (ProFTPD sends
+    /// none on an upload's data connection). Without it, each ticket serves one data
+    /// connection (rustls: tickets are single-use).
+    Tls13SessionReuse,
 }
 
 impl Capability {
     /// Every capability, in a stable order.
-    pub const ALL: [Capability; 5] = [
+    pub const ALL: [Capability; 6] = [
         Capability::Resumption,
         Capability::Unwrap,
         Capability::ClientCert,
         Capability::Describe,
         Capability::Tls13,
+        Capability::Tls13SessionReuse,
     ];
 
     /// The short name used in SCENARIOS.md and in reports (`resumption`, `unwrap`, ...).
@@ -160,6 +166,7 @@ impl Capability {
             Capability::ClientCert => "client-cert",
             Capability::Describe => "describe",
             Capability::Tls13 => "tls13",
+            Capability::Tls13SessionReuse => "tls13-session-reuse",
         }
     }
 }
@@ -190,6 +197,7 @@ impl Capabilities {
             .with(Capability::ClientCert)
             .with(Capability::Describe)
             .with(Capability::Tls13)
+            .with(Capability::Tls13SessionReuse)
     }
 
     /// This set plus `capability`.
@@ -197,6 +205,14 @@ impl Capabilities {
     pub const fn with(self, capability: Capability) -> Self {
         Capabilities {
             bits: self.bits | Self::bit(capability),
+        }
+    }
+
+    /// This set without `capability`.
+    #[must_use]
+    pub const fn without(self, capability: Capability) -> Self {
+        Capabilities {
+            bits: self.bits & !Self::bit(capability),
         }
     }
 
@@ -212,6 +228,7 @@ impl Capabilities {
             Capability::ClientCert => 4,
             Capability::Describe => 8,
             Capability::Tls13 => 16,
+            Capability::Tls13SessionReuse => 32,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! session (SESS-01/02 by version, SESS-03), the refusal of a data connection that does not
 //! resume (SESS-04), and a large file up (CLOSE-06) and down (CLOSE-01).
 
-use ftps_core::{Capability, Error, SecureConnection, TlsErrorKind};
+use ftps_core::{Capability, Error, SecureConnection, TlsErrorKind, TransferOutcome};
 
 use super::{merge, one, Findings};
 use crate::remote::context::{
@@ -34,13 +34,27 @@ pub(super) fn many_resumed<C: SecureConnection + Clone>(ctx: &Ctx<C>) -> Finding
             .unwrap_or_default();
         client.list(None).map_err(|e| ctx.err("LIST", e))?;
         let first = client.last_data_session_info().and_then(|s| s.resumed());
-        let first_outcome = if first == Some(true) {
+        // A server that accepted a data connection that did not resume may simply have issued
+        // nothing to resume (Pure-FTPd sends no TLS 1.3 ticket): then resumption is n/a here,
+        // as long as no later data connection resumes either.
+        let server_resumes = first == Some(true);
+        let first_outcome = if server_resumes {
             Outcome::Pass
         } else {
-            Outcome::Fail(format!(
-                "the first data connection (LIST) did not resume the {version} control session \
-                 ({first:?})"
+            Outcome::NotApplicable(format!(
+                "the server accepted the first data connection (LIST) without resuming the \
+                 {version} control session: it issued no session to resume"
             ))
+        };
+        let mut resumed_later = 0;
+        let mut check_resumed = |outcome: &TransferOutcome, what: &str| {
+            if server_resumes {
+                resumed(outcome, what)
+            } else {
+                resumed_later +=
+                    usize::from(outcome.data_session().and_then(|s| s.resumed()) == Some(true));
+                Ok(())
+            }
         };
         let (this, other) = match version.as_str() {
             "TLSv1.2" => ("SESS-01", "SESS-02"),
@@ -58,12 +72,12 @@ pub(super) fn many_resumed<C: SecureConnection + Clone>(ctx: &Ctx<C>) -> Finding
             let up = client
                 .upload(&name, &mut body.as_slice())
                 .map_err(|e| ctx.err(&format!("STOR {name}"), e))?;
-            resumed(&up, &format!("STOR {name} (round trip {})", i + 1))?;
+            check_resumed(&up, &format!("STOR {name} (round trip {})", i + 1))?;
             let mut back = Vec::new();
             let down = client
                 .download(&name, &mut back)
                 .map_err(|e| ctx.err(&format!("RETR {name}"), e))?;
-            resumed(&down, &format!("RETR {name} (round trip {})", i + 1))?;
+            check_resumed(&down, &format!("RETR {name} (round trip {})", i + 1))?;
             ensure(sha256(&back) == sha256(&body), || {
                 format!("{name} came back different ({} bytes)", back.len())
             })?;
@@ -74,13 +88,25 @@ pub(super) fn many_resumed<C: SecureConnection + Clone>(ctx: &Ctx<C>) -> Finding
             let up = client
                 .upload(&name, &mut body.as_slice())
                 .map_err(|e| ctx.err(&format!("STOR {name}"), e))?;
-            resumed(&up, &format!("STOR {name} (upload {} in a row)", i + 1))?;
+            check_resumed(&up, &format!("STOR {name} (upload {} in a row)", i + 1))?;
         }
         let names = client.nlst(None).map_err(|e| ctx.err("NLST", e))?;
         ensure(names.len() >= ROUND_TRIPS + UPLOADS_IN_A_ROW, || {
             format!("NLST names {} files after the uploads", names.len())
         })?;
         let last = client.last_data_session_info().and_then(|s| s.resumed());
+        if !server_resumes {
+            ensure(resumed_later == 0 && last != Some(true), || {
+                format!(
+                    "the first data connection did not resume, but {resumed_later} later ones \
+                     did: the client missed a session it had"
+                )
+            })?;
+            return not_applicable(
+                "the server accepted every data connection without resumption and resumed \
+                 none: it issues no session to resume (every transfer checked by SHA-256)",
+            );
+        }
         ensure(last == Some(true), || {
             format!("the final NLST did not resume ({last:?})")
         })

@@ -4,7 +4,10 @@
 
 use std::io::Write;
 
-use ftps_core::{Capability, Client, Error, ProtectionLevel, SecureConnection, TransferOutcome};
+use ftps_core::{
+    Capability, Client, DataConnectionMode, Error, ProtectionLevel, SecureConnection,
+    TransferOutcome,
+};
 
 use super::{one, Findings};
 use crate::remote::context::{ensure, fail, not_applicable, resumed, Ctx, Scratch, Step};
@@ -75,19 +78,18 @@ pub(super) fn epsv<C: SecureConnection + Clone>(ctx: &Ctx<C>) -> Findings {
     one("DATA-01", step)
 }
 
-/// DATA-02: passive data connections through PASV. The client sends PASV only after EPSV was
-/// refused, so against a server with EPSV this is not applicable.
+/// DATA-02: passive data connections through PASV, forced with
+/// [`DataConnectionMode::Pasv`] (no EPSV): a listing and a round trip. A server that refuses
+/// PASV (an IPv6-only one, say) makes it n/a.
 pub(super) fn pasv<C: SecureConnection + Clone>(ctx: &Ctx<C>) -> Findings {
-    let step = ctx.in_scratch("DATA-02", |client, scratch| {
-        let features = client.feat().map_err(|e| ctx.err("FEAT", e))?;
-        if features.is_empty() {
-            return not_applicable("FEAT lists nothing: PASV cannot be told from EPSV");
-        }
-        if features.supports("EPSV") {
-            return not_applicable(
-                "the server has EPSV; the client sends PASV only when EPSV is refused and has no \
-                 setting that forces PASV",
-            );
+    let connect = ctx.connect_with(ctx.builder().data_connection_mode(DataConnectionMode::Pasv));
+    let step = ctx.in_scratch_with("DATA-02", connect, |client, scratch| {
+        match client.nlst(None) {
+            Ok(_) => {}
+            Err(Error::Reply { reply, command }) if command == "PASV" => {
+                return not_applicable(format!("the server refuses PASV: {reply}"))
+            }
+            Err(e) => return Err(ctx.err("NLST (PASV)", e)),
         }
         round_trip(ctx, client, scratch, "pasv.bin", 100_000, 2).map(|_| ())
     });

@@ -2,7 +2,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, TcpListener};
 
-use ftps_core::{Error, Phase, SecureConnection};
+use ftps_core::{DataConnectionMode, Error, Phase, SecureConnection};
 
 use super::{download_served, payload, retr_on};
 use crate::checks::{commands, ensure, ensure_eq, ensure_usable, ok, Check};
@@ -120,8 +120,40 @@ pub(super) fn data_02<C: SecureConnection>(h: &mut Harness<C>) -> Check {
             )
             .map_err(|e| format!("opt-in, reply {ip:?}: {e}"))?;
         }
-        Ok(())
+        data_02_forced(h, options).map_err(|e| format!("PASV forced: {e}"))
     })
+}
+
+/// DATA-02 with [`DataConnectionMode::Pasv`]: `PASV` for every transfer and never `EPSV`,
+/// though the server would answer it; the reply's address is still ignored.
+fn data_02_forced<C: SecureConnection>(h: &Harness<C>, options: ServerOptions) -> Check {
+    let body = payload(7_000, 22);
+    let sent = body.clone();
+    scripted(
+        options,
+        move |c| {
+            login_binary(c)?;
+            for _ in 0..2 {
+                c.expect("PASV")?;
+                let listener = c.listen_data()?;
+                c.send(&reply_227([10, 99, 0, 7], listener.port()))?;
+                retr_on(c, &listener, "f", &sent)?;
+            }
+            noop_ok(c)
+        },
+        |server| {
+            let mut client = connect_login_with(
+                h,
+                server,
+                |b| b.data_connection_mode(DataConnectionMode::Pasv),
+                "connect with PASV forced",
+            )?;
+            download_eq(&mut client, "f", &body)?;
+            download_eq(&mut client, "f", &body)?;
+            final_noop(&mut client)
+        },
+        |record| protected_data(record, 2),
+    )
 }
 
 pub(super) fn data_04<C: SecureConnection>(h: &mut Harness<C>) -> Check {

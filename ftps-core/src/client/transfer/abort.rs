@@ -5,7 +5,12 @@
 //! connection is closed first, without close_notify: a server that reads its control
 //! connection only between writes (vsftpd without urgent data) then sees its write fail and
 //! gets to the `ABOR`. Then exactly the replies owed are read (RFC 959 §4.1.3, §5.4): the
-//! transfer's final reply, unless it was read already, and the `ABOR`'s own.
+//! transfer's final reply, unless it was read already, and the `ABOR`'s own. Some servers
+//! (Pure-FTPd: `226 Since you see this ABOR must've succeeded`) send one reply for both; when
+//! the second does not follow the first within [`SECOND_REPLY_GRACE`], a `NOOP` tells a late
+//! second reply from none at all, so the client is never one reply behind.
+
+use std::time::Duration;
 
 use crate::command::Command;
 use crate::error::{Error, Phase, ProtocolError, Result};
@@ -15,6 +20,10 @@ use crate::tls::SecureConnection;
 
 use super::super::data::DataStream;
 use super::{Client, Download, Upload};
+
+/// How long the second reply owed after `ABOR` may lag behind the first before the client asks,
+/// with `NOOP`, whether it is coming at all.
+const SECOND_REPLY_GRACE: Duration = Duration::from_millis(250);
 
 impl<C: SecureConnection> Download<'_, C> {
     /// Aborts the download: closes the data connection, sends `ABOR` (inside TLS, nothing
@@ -83,11 +92,11 @@ impl<C: SecureConnection> Client<C> {
             Some(reply) => (reply, self.abort_reply()?),
             None => {
                 let first = self.abort_reply()?;
-                let second = self.abort_reply()?;
-                if answers_abor_only(&first) {
-                    (second, first)
-                } else {
-                    (first, second)
+                match self.second_abort_reply()? {
+                    Some(second) if answers_abor_only(&first) => (second, first),
+                    Some(second) => (first, second),
+                    // One reply answered both the transfer and the ABOR.
+                    None => (first.clone(), first),
                 }
             }
         };
@@ -107,6 +116,36 @@ impl<C: SecureConnection> Client<C> {
             }
             .into())
         }
+    }
+
+    /// The second reply owed after `ABOR`, or `None` if the server sent only one: a reply that
+    /// starts within [`SECOND_REPLY_GRACE`] is read; otherwise `NOOP` is sent, and since the
+    /// server answers in order, its `200` coming first means no second reply was owed.
+    fn second_abort_reply(&mut self) -> Result<Option<Reply>> {
+        if self
+            .control
+            .wait_readable(SECOND_REPLY_GRACE)
+            .inspect_err(|_| self.mark_broken())?
+        {
+            return self.abort_reply().map(Some);
+        }
+        self.session.reset_in_flight();
+        self.send_command(&Command::Noop)?;
+        let reply = self.abort_reply()?;
+        if reply.code() == 200 {
+            log::debug!("ABOR: the server sent one reply for the transfer and the ABOR");
+            return Ok(None);
+        }
+        let noop = self.abort_reply()?;
+        if noop.code() != 200 {
+            self.mark_broken();
+            return Err(ProtocolError::UnexpectedReply {
+                command: "NOOP".into(),
+                reply: noop,
+            }
+            .into());
+        }
+        Ok(Some(reply))
     }
 
     /// Reads one final reply during the abort: a `421` ends the session, preliminary replies
