@@ -156,6 +156,11 @@ fn interop(profile: &Profile, backend: &str) -> Result<(), String> {
         profile.name,
         target.mode_name()
     );
+    println!(
+        "{}\n{}",
+        table_header(),
+        table_row(profile, &target, backend, &report)
+    );
     let problems = judge(profile, &report);
     if problems.is_empty() {
         return Ok(());
@@ -237,6 +242,72 @@ fn judge(profile: &Profile, report: &Report) -> Vec<String> {
     problems.sort();
     problems.dedup();
     problems
+}
+
+/// The columns of the README's interop table after server, TLS, mode and backend: a scenario
+/// each, with its heading.
+const TABLE_COLUMNS: &[(&str, &str)] = &[
+    ("DATA-01", "EPSV"),
+    ("DATA-02", "PASV"),
+    ("DATA-03", "active"),
+    ("SESS-03", "71 resumed transfers"),
+    ("CLOSE-06", "32 MiB up+down"),
+    ("ABOR-01", "ABOR"),
+    ("CCC-01", "CCC"),
+];
+
+/// The header of the README's interop table (two markdown lines), prefixed `interop-header:`.
+fn table_header() -> String {
+    let names: Vec<&str> = TABLE_COLUMNS.iter().map(|(_, name)| *name).collect();
+    let columns = 5 + names.len() + 1;
+    format!(
+        "interop-header: | server | TLS | mode | reuse required | backend | {} | all real-server \
+         checks |\n\
+         interop-header: |{}",
+        names.join(" | "),
+        "---|".repeat(columns)
+    )
+}
+
+/// One row of the README's interop table, prefixed `interop-row:` so that
+/// `scripts/interop-table.sh` can collect the rows from the test output.
+fn table_row(profile: &Profile, target: &RemoteTarget, backend: &str, report: &Report) -> String {
+    let tls = match profile.tls {
+        Some(Tls12) => "1.2",
+        Some(Tls13) => "1.3",
+        None => "any",
+    };
+    let mut row = format!(
+        "interop-row: | {} | {tls} | {} | {} | {backend} |",
+        profile.server,
+        target.mode_name(),
+        if profile.requires_reuse { "yes" } else { "no" }
+    );
+    for (id, _) in TABLE_COLUMNS {
+        let cell = match report.entries.iter().find(|e| e.scenario == *id) {
+            Some(e) => match &e.outcome {
+                Outcome::Unsupported(capability) => format!("unsupported ({capability})"),
+                other => other.label().to_owned(),
+            },
+            None => "-".to_owned(),
+        };
+        row.push_str(&format!(" {cell} |"));
+    }
+    let count = |label: &str| {
+        report
+            .entries
+            .iter()
+            .filter(|e| e.outcome.label() == label)
+            .count()
+    };
+    row.push_str(&format!(
+        " {} pass, {} fail, {} unsupported, {} n/a |",
+        count("pass"),
+        count("fail"),
+        count("unsupported"),
+        count("n/a")
+    ));
+    row
 }
 
 fn tail(text: &str, lines: usize) -> String {
