@@ -173,13 +173,28 @@ impl RealServer {
     }
 }
 
+/// Set to keep each server's work directory (configuration, logs, files) after the test.
+pub const KEEP_DIRS_VARIABLE: &str = "FTPS_KEEP_SERVER_DIRS";
+
+/// Stops the server by its PID (`stop.sh`), then removes its work directory unless
+/// [`KEEP_DIRS_VARIABLE`] is set (failure reports already carry the ends of the logs) or the
+/// server could not be confirmed stopped.
 impl Drop for RealServer {
     fn drop(&mut self) {
         let script = workspace_root()
             .join("scripts")
             .join(&self.name)
             .join("stop.sh");
-        let _ = Command::new("bash").arg(script).arg(&self.dir).status();
+        let stopped = Command::new("bash")
+            .arg(script)
+            .arg(&self.dir)
+            .status()
+            .is_ok_and(|status| status.success());
+        if stopped && std::env::var_os(KEEP_DIRS_VARIABLE).is_none() {
+            if let Err(e) = std::fs::remove_dir_all(&self.dir) {
+                eprintln!("cannot remove {}: {e}", self.dir.display());
+            }
+        }
     }
 }
 
