@@ -1,9 +1,10 @@
 //! Tier 3: the backends against a real vsftpd on loopback, with `require_ssl_reuse=YES`,
 //! `force_local_logins_ssl=YES` and `force_local_data_ssl=YES`.
 //!
-//! The backends that resume sessions (rustls, openssl) must move a 64 MiB file both ways and 30
-//! more files in a row with every data connection resumed; native-tls, which cannot resume,
-//! must fail its first transfer with a typed "session reuse required" error, without a hang.
+//! The backends that resume sessions (rustls, openssl) must move a 64 MiB file both ways and 50
+//! more files up and back down in a row, every data connection resumed; native-tls, which
+//! cannot resume, must fail its first transfer with a typed "session reuse required" error,
+//! without a hang.
 //!
 //! Runs when `FTPS_REAL_SERVERS=1` (set by `scripts/test.sh` after
 //! `scripts/install-servers.sh`); otherwise every trial is reported as ignored.
@@ -25,19 +26,19 @@ use common::openssl;
 use common::rustls;
 
 const BIG: usize = 64 * 1024 * 1024;
-const SMALL_ROUNDS: usize = 30;
+const SMALL_ROUNDS: usize = 50;
 
 fn main() -> std::process::ExitCode {
     let args = Arguments::from_args();
     let mut trials = Vec::new();
     for (tls, server_args) in [("tls13", &["--tls13"][..]), ("tls12", &["--tls12"][..])] {
         trials.push(trial(
-            format!("rustls_{tls}_big_file_and_30_resumed_transfers"),
+            format!("rustls_{tls}_big_file_and_50_resumed_round_trips"),
             move || round_trip(server_args, rustls),
         ));
         #[cfg(feature = "openssl")]
         trials.push(trial(
-            format!("openssl_{tls}_big_file_and_30_resumed_transfers"),
+            format!("openssl_{tls}_big_file_and_50_resumed_round_trips"),
             move || round_trip(server_args, openssl),
         ));
         #[cfg(feature = "native-tls")]
@@ -118,7 +119,7 @@ fn exercise<C: SecureConnection>(server: &RealServer, make: Make<C>) -> Result<(
         "vsftpd's download did not end with close_notify".into()
     })?;
 
-    // 30 small transfers in a row, alternating, every data connection resumed.
+    // 50 small round trips in a row (100 transfers), every data connection resumed.
     small_rounds(&mut client, SMALL_ROUNDS)?;
     let names = client.nlst(None).map_err(|e| format!("NLST: {e:?}"))?;
     ensure(names.len() > SMALL_ROUNDS, || {
