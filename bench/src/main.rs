@@ -1,0 +1,232 @@
+//! `ftps-bench`: times one download, upload or many-file run of the ftps client against an
+//! FTPS server and prints one JSON line of figures (throughput, files per second, CPU time and
+//! peak RSS of this process, data connections and how many of them resumed the TLS session).
+//!
+//! ```text
+//! ftps-bench get  --server ftp://U:P@127.0.0.1:2121 --ca ca.der --path big.bin [--file out]
+//! ftps-bench put  --server ... --ca ca.der --file local.bin --path remote.bin
+//! ftps-bench many --server ... --ca ca.der --dir small/ --path remote-dir
+//! ```
+//!
+//! Errors go to stderr and the exit status is 1.
+
+mod connect;
+mod ops;
+mod usage;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use ftps_conformance::remote::{RemoteTarget, TlsVersion};
+use serde_json::{json, Value};
+
+use connect::Backend;
+use ops::Job;
+
+/// Times one FTPS transfer run of the ftps client and prints one JSON line with the keys op,
+/// backend, tls, cipher, bytes, files, wall_s, mib_s, files_s, user_s, sys_s, peak_rss_kib,
+/// data_connections and resumed.
+///
+/// wall_s, mib_s and files_s cover the transfers (from the first command after login to the
+/// last final reply); user_s, sys_s and peak_rss_kib are this whole process's.
+#[derive(Debug, Parser)]
+#[command(name = "ftps-bench", version)]
+struct Cli {
+    /// The operation to measure.
+    #[command(subcommand)]
+    op: Op,
+}
+
+/// The operations.
+#[derive(Debug, Subcommand)]
+enum Op {
+    /// Download one remote file (into --file, or into a sink that only counts the bytes).
+    Get {
+        /// The remote file.
+        #[arg(long, value_name = "REMOTE")]
+        path: String,
+        /// Write the download to this local file instead of discarding it.
+        #[arg(long, value_name = "LOCAL")]
+        file: Option<PathBuf>,
+        /// Server and connection options.
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Upload one local file.
+    Put {
+        /// The local file to upload.
+        #[arg(long, value_name = "LOCAL")]
+        file: PathBuf,
+        /// The remote file to write.
+        #[arg(long, value_name = "REMOTE")]
+        path: String,
+        /// Server and connection options.
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Upload every regular file of a local directory, then download each back, over one
+    /// control connection and one login (files counts both directions).
+    Many {
+        /// The local directory whose regular files are uploaded.
+        #[arg(long, value_name = "LOCAL_DIR")]
+        dir: PathBuf,
+        /// The remote directory to upload into (made if missing).
+        #[arg(long, value_name = "REMOTE_DIR")]
+        path: String,
+        /// Server and connection options.
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// The options every operation takes.
+#[derive(Debug, Args)]
+struct Common {
+    /// The server: ftp://USER:PASS@HOST:PORT (explicit FTPS) or ftps://... (implicit).
+    /// Required for now: the default, an embedded server, comes with `ftps-conformance serve`,
+    /// which is not built yet.
+    #[arg(long, value_name = "URL")]
+    server: String,
+    /// The CA certificate to trust (DER or PEM). rustls has no system roots: required with it.
+    #[arg(long, value_name = "FILE")]
+    ca: Option<PathBuf>,
+    /// The TLS backend.
+    #[arg(long, value_enum, default_value_t = Backend::Rustls)]
+    backend: Backend,
+    /// Pin the TLS version (1.2 or 1.3); by default the backend negotiates either.
+    #[arg(long, value_name = "1.2|1.3")]
+    tls: Option<TlsVersion>,
+    /// Implicit FTPS (TLS from the first byte) even with an ftp:// URL.
+    #[arg(long)]
+    implicit: bool,
+}
+
+impl Common {
+    /// The server to connect to, with its CA, version pin and mode.
+    fn target(&self) -> Result<RemoteTarget, String> {
+        let mut target = RemoteTarget::parse_url(&self.server)?;
+        if let Some(ca) = &self.ca {
+            target = target.with_ca_file(ca)?;
+        }
+        target.tls = self.tls;
+        target.implicit |= self.implicit;
+        Ok(target)
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("ftps-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs the operation and renders its JSON line.
+fn run(cli: Cli) -> Result<String, String> {
+    let (job, common) = match cli.op {
+        Op::Get { path, file, common } => (Job::Get { path, file }, common),
+        Op::Put { file, path, common } => (Job::Put { file, path }, common),
+        Op::Many { dir, path, common } => (Job::Many { dir, path }, common),
+    };
+    let target = common.target()?;
+    let run = connect::run(common.backend, &target, &job)?;
+    let usage = usage::current()?;
+    let tally = run.tally;
+    let wall_s = tally.wall.as_secs_f64();
+    let per_second = |amount: f64| {
+        if wall_s > 0.0 {
+            amount / wall_s
+        } else {
+            0.0
+        }
+    };
+    Ok(render(&[
+        ("op", json!(job.name())),
+        ("backend", json!(run.backend)),
+        ("tls", json!(run.tls)),
+        ("cipher", json!(run.cipher)),
+        ("bytes", json!(tally.bytes)),
+        ("files", json!(tally.files)),
+        ("wall_s", json!(wall_s)),
+        (
+            "mib_s",
+            json!(per_second(tally.bytes as f64 / (1024.0 * 1024.0))),
+        ),
+        ("files_s", json!(per_second(tally.files as f64))),
+        ("user_s", json!(usage.user_s)),
+        ("sys_s", json!(usage.sys_s)),
+        ("peak_rss_kib", json!(usage.peak_rss_kib)),
+        ("data_connections", json!(tally.data_connections)),
+        ("resumed", json!(tally.resumed)),
+    ]))
+}
+
+/// One compact JSON object with the keys in the given order (serde_json's map sorts them).
+fn render(fields: &[(&str, Value)]) -> String {
+    let members: Vec<String> = fields
+        .iter()
+        .map(|(key, value)| format!("{}:{value}", Value::from(*key)))
+        .collect();
+    format!("{{{}}}", members.join(","))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_a_pinned_openssl_get() {
+        let cli = Cli::try_parse_from([
+            "ftps-bench",
+            "get",
+            "--server",
+            "ftp://u:p@127.0.0.1:2121",
+            "--backend",
+            "openssl",
+            "--tls",
+            "1.2",
+            "--path",
+            "big.bin",
+        ])
+        .unwrap();
+        let Op::Get { path, file, common } = cli.op else {
+            panic!("not a get: {cli:?}");
+        };
+        assert_eq!((path.as_str(), file), ("big.bin", None));
+        assert_eq!(common.backend, Backend::Openssl);
+        let target = common.target().unwrap();
+        assert_eq!((target.port, target.tls), (2121, Some(TlsVersion::Tls12)));
+        assert!(!target.implicit);
+    }
+
+    #[test]
+    fn renders_the_keys_in_order() {
+        let line = render(&[
+            ("op", json!("get")),
+            ("tls", json!(null)),
+            ("b", json!(1.5)),
+        ]);
+        assert_eq!(line, r#"{"op":"get","tls":null,"b":1.5}"#);
+        let parsed: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(parsed["b"], json!(1.5));
+    }
+
+    #[test]
+    fn the_server_is_required() {
+        let err = Cli::try_parse_from(["ftps-bench", "get", "--path", "x"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+    }
+}
