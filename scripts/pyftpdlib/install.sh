@@ -10,17 +10,10 @@ set -euo pipefail
 VENV=/opt/ftps-test/pyftpdlib-venv
 PACKAGES=(pyftpdlib pyopenssl)
 
-die() {
-    echo "pyftpdlib/install.sh: $*" >&2
-    exit 1
-}
-
-if [[ ${EUID} -ne 0 ]]; then
-    if command -v sudo >/dev/null 2>&1; then
-        exec sudo -- "$0" "$@"
-    fi
-    die "must run as root (and sudo is not available)"
-fi
+INSTALLER=pyftpdlib/install.sh
+# shellcheck source=../lib/install.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/../lib/install.sh"
+run_as_root "$@"
 
 imports_ok() {
     [[ -x ${VENV}/bin/python ]] &&

@@ -109,12 +109,9 @@ impl<C: SecureConnection + Clone> Ctx<C> {
         self.connect_with(self.builder())
     }
 
-    /// Connects with active data connections and logs in.
-    pub(super) fn connect_active(&self) -> Step<Client<C>> {
-        self.connect_with(
-            self.builder()
-                .data_connection_mode(DataConnectionMode::Active),
-        )
+    /// Connects with data connections opened in `mode` and logs in.
+    pub(super) fn connect_in(&self, mode: DataConnectionMode) -> Step<Client<C>> {
+        self.connect_with(self.builder().data_connection_mode(mode))
     }
 
     pub(super) fn connect_with(&self, builder: ClientBuilder) -> Step<Client<C>> {

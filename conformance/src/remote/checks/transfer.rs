@@ -82,7 +82,7 @@ pub(super) fn epsv<C: SecureConnection + Clone>(ctx: &Ctx<C>) -> Findings {
 /// [`DataConnectionMode::Pasv`] (no EPSV): a listing and a round trip. A server that refuses
 /// PASV (an IPv6-only one, say) makes it n/a.
 pub(super) fn pasv<C: SecureConnection + Clone>(ctx: &Ctx<C>) -> Findings {
-    let connect = ctx.connect_with(ctx.builder().data_connection_mode(DataConnectionMode::Pasv));
+    let connect = ctx.connect_in(DataConnectionMode::Pasv);
     let step = ctx.in_scratch_with("DATA-02", connect, |client, scratch| {
         match client.nlst(None) {
             Ok(_) => {}
@@ -99,22 +99,26 @@ pub(super) fn pasv<C: SecureConnection + Clone>(ctx: &Ctx<C>) -> Findings {
 /// DATA-03: active mode (PORT or EPRT): the server connects, the client is still the TLS
 /// client; a listing and a round trip. A server that refuses PORT/EPRT makes it n/a.
 pub(super) fn active<C: SecureConnection + Clone>(ctx: &Ctx<C>) -> Findings {
-    let step = ctx.in_scratch_with("DATA-03", ctx.connect_active(), |client, scratch| {
-        match client.nlst(None) {
-            Ok(_) => {}
-            Err(Error::Reply { reply, command }) if command == "PORT" || command == "EPRT" => {
-                return not_applicable(format!(
-                    "the server refuses active mode: {reply} to {command}"
-                ))
+    let step = ctx.in_scratch_with(
+        "DATA-03",
+        ctx.connect_in(DataConnectionMode::Active),
+        |client, scratch| {
+            match client.nlst(None) {
+                Ok(_) => {}
+                Err(Error::Reply { reply, command }) if command == "PORT" || command == "EPRT" => {
+                    return not_applicable(format!(
+                        "the server refuses active mode: {reply} to {command}"
+                    ))
+                }
+                Err(e) => return Err(ctx.err("NLST (active)", e)),
             }
-            Err(e) => return Err(ctx.err("NLST (active)", e)),
-        }
-        round_trip(ctx, client, scratch, "active.bin", 100_000, 3)?;
-        let lines = client.list(None).map_err(|e| ctx.err("LIST (active)", e))?;
-        ensure(lines.iter().any(|l| l.contains("active.bin")), || {
-            format!("LIST does not show active.bin: {lines:?}")
-        })
-    });
+            round_trip(ctx, client, scratch, "active.bin", 100_000, 3)?;
+            let lines = client.list(None).map_err(|e| ctx.err("LIST (active)", e))?;
+            ensure(lines.iter().any(|l| l.contains("active.bin")), || {
+                format!("LIST does not show active.bin: {lines:?}")
+            })
+        },
+    );
     one("DATA-03", step)
 }
 
