@@ -3,12 +3,17 @@
 //!
 //! With `--server ftp://USER:PASS@HOST:PORT` it runs the real-server checks against that
 //! server instead (`ftps_conformance::remote`): n/a where the server lacks a feature.
+//!
+//! `ftps-conformance serve --root DIR` runs the embedded server as a standalone FTPS server
+//! over a directory (see `serve_cmd`).
+
+mod serve_cmd;
 
 use std::process::ExitCode;
 
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 use ftps_conformance::remote::{RemoteTarget, TlsVersion};
 use ftps_conformance::{Filter, Report, ReportEntry};
 
@@ -22,8 +27,11 @@ enum Format {
 
 /// Runs the ftps conformance scenarios against the compiled-in TLS backends.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version, about, args_conflicts_with_subcommands = true)]
 struct Args {
+    /// Another job than running the scenarios.
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Run only this backend (rustls, ...).
     #[arg(long)]
     backend: Option<String>,
@@ -51,8 +59,25 @@ struct Args {
     tls: Option<TlsVersion>,
 }
 
+/// The jobs besides the scenario runs.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the embedded FTPS server over a directory until stopped (for benchmarks and any
+    /// client); prints {"host","port","ca","user","pass"} when ready.
+    Serve(serve_cmd::ServeArgs),
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(Command::Serve(serve)) = args.command {
+        return match serve_cmd::run(serve) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("ftps-conformance serve: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let backends = ftps_conformance::backends::compiled_in();
     if args.list_backends {
         for name in backends {

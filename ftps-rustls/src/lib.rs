@@ -173,7 +173,7 @@ impl SecureConnection for RustlsConnector {
     ) -> Result<RustlsStream, TlsError> {
         let mut config = ClientConfig::clone(&self.config);
         config.resumption = Resumption::store(Arc::new(SessionStore::default()));
-        RustlsStream::connect(Arc::new(config), tcp, server)
+        RustlsStream::connect(Arc::new(config), tcp, server, Input::record_by_record())
     }
 
     fn secure_data(
@@ -184,7 +184,7 @@ impl SecureConnection for RustlsConnector {
     ) -> Result<RustlsStream, TlsError> {
         // The control stream's own configuration: its store offers this session's ticket or
         // session ID, and receives the tickets this data connection brings.
-        RustlsStream::connect(Arc::clone(&control.config), tcp, server)
+        RustlsStream::connect(Arc::clone(&control.config), tcp, server, Input::greedy())
     }
 }
 
@@ -274,8 +274,45 @@ pub struct RustlsStream {
     tcp: TcpStream,
     /// The per-control-connection configuration, shared with its data connections.
     config: Arc<ClientConfig>,
-    framing: RecordFraming,
+    input: Input,
     close: CloseTracker,
+}
+
+/// How TLS bytes are taken off the socket.
+#[derive(Debug)]
+enum Input {
+    /// At most up to the end of the current record (control connections: nothing after the
+    /// server's close_notify is taken, so `CCC` can hand the socket back intact).
+    RecordByRecord(RecordFraming),
+    /// As much as the socket has, up to the buffer's size, in one read (data connections,
+    /// which are never unwrapped): one system call per several records instead of several
+    /// per record (rustls itself takes at most 4 KiB per read).
+    Greedy(ReadAhead),
+}
+
+/// The bytes of the last large socket read that rustls has not taken yet.
+#[derive(Debug)]
+struct ReadAhead {
+    buf: Box<[u8]>,
+    start: usize,
+    end: usize,
+}
+
+/// The size of a data connection's read-ahead buffer: eight full TLS records.
+const READ_AHEAD: usize = 8 * (16 * 1024 + 256);
+
+impl Input {
+    fn record_by_record() -> Input {
+        Input::RecordByRecord(RecordFraming::default())
+    }
+
+    fn greedy() -> Input {
+        Input::Greedy(ReadAhead {
+            buf: vec![0; READ_AHEAD].into_boxed_slice(),
+            start: 0,
+            end: 0,
+        })
+    }
 }
 
 impl RustlsStream {
@@ -283,6 +320,7 @@ impl RustlsStream {
         config: Arc<ClientConfig>,
         tcp: TcpStream,
         server: &ServerName,
+        input: Input,
     ) -> Result<Self, TlsError> {
         let conn =
             ClientConnection::new(Arc::clone(&config), rustls_name(server)?).map_err(map_error)?;
@@ -290,7 +328,7 @@ impl RustlsStream {
             conn,
             tcp,
             config,
-            framing: RecordFraming::default(),
+            input,
             close: CloseTracker::default(),
         };
         stream.handshake()?;
@@ -322,9 +360,24 @@ impl RustlsStream {
         self.write_pending().map_err(TlsError::from_io)
     }
 
-    /// Feeds rustls at most the rest of the current record from the socket.
+    /// Feeds rustls from the socket: at most the rest of the current record on a control
+    /// connection; from the read-ahead buffer, refilled by one large read when empty, on a
+    /// data connection.
     fn read_tls(&mut self) -> io::Result<usize> {
-        self.conn.read_tls(&mut self.framing.reader(&self.tcp))
+        match &mut self.input {
+            Input::RecordByRecord(framing) => self.conn.read_tls(&mut framing.reader(&self.tcp)),
+            Input::Greedy(ahead) => {
+                if ahead.start == ahead.end {
+                    let n = (&mut &self.tcp).read(&mut ahead.buf)?;
+                    (ahead.start, ahead.end) = (0, n);
+                }
+                let n = self
+                    .conn
+                    .read_tls(&mut &ahead.buf[ahead.start..ahead.end])?;
+                ahead.start += n;
+                Ok(n)
+            }
+        }
     }
 
     /// Processes buffered records; on error, tries to send the alert rustls queued.
@@ -389,15 +442,20 @@ impl SecureStream for RustlsStream {
         self.close.state()
     }
 
-    /// Needs the peer's close_notify read (a `read` returned `Ok(0)`) and ours sent. Since the
-    /// stream never reads past the end of a record, nothing follows the close_notify in rustls'
-    /// buffers, so the returned leftover is always empty: every later byte is still in the socket.
+    /// Needs the peer's close_notify read (a `read` returned `Ok(0)`) and ours sent. A control
+    /// stream never reads past the end of a record, so nothing follows the close_notify in
+    /// rustls' buffers and the leftover is empty: every later byte is still in the socket. A
+    /// data stream returns what its read-ahead buffer holds past the close_notify.
     fn unwrap_tcp(&mut self) -> Result<(TcpStream, Vec<u8>), TlsError> {
+        let (boundary, leftover) = match &self.input {
+            Input::RecordByRecord(framing) => (framing.at_record_boundary(), Vec::new()),
+            Input::Greedy(ahead) => (true, ahead.buf[ahead.start..ahead.end].to_vec()),
+        };
         self.close
-            .check_unwrap(!self.conn.wants_write() && self.framing.at_record_boundary())?;
+            .check_unwrap(!self.conn.wants_write() && boundary)?;
         let tcp = self.tcp.try_clone().map_err(TlsError::from_io)?;
         log::debug!("tls stream unwrapped after close_notify exchange");
-        Ok((tcp, Vec::new()))
+        Ok((tcp, leftover))
     }
 
     fn session_info(&self) -> SessionInfo {

@@ -1,5 +1,6 @@
 //! Data connections: [`DataListener`] (passive mode) and [`DataConn`].
 
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -12,6 +13,9 @@ use super::record::{DataEnd, DataRecord, Record};
 use super::tls::{Event, Link};
 
 mod hostile;
+
+/// How much a download reads from its source at a time: sixteen full TLS records.
+const SEND_CHUNK: usize = 256 * 1024;
 
 /// A passive-mode listener for one data connection.
 #[derive(Debug)]
@@ -206,58 +210,104 @@ impl DataConn {
         Ok(())
     }
 
+    /// Sends everything `source` yields, inside TLS if the handshake was accepted: large reads,
+    /// full TLS records, several records per TCP write. Returns the number of bytes sent.
+    pub fn send_from(&mut self, source: &mut dyn Read) -> Result<u64, String> {
+        let mut buf = vec![0u8; SEND_CHUNK];
+        let mut total = 0u64;
+        let result = loop {
+            let n = match source.read(&mut buf) {
+                Ok(0) => break Ok(total),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => break Err(format!("reading what to send: {e}")),
+            };
+            if let Err(e) = self.link.write(&buf[..n]) {
+                break Err(e);
+            }
+            total += n as u64;
+        };
+        self.update(|d| d.bytes_sent += total);
+        result
+    }
+
     /// Reads until the client's close_notify, EOF or reset, or until nothing arrives for the
     /// server's timeout. Returns the payload and how it ended.
     pub fn read_to_end(&mut self) -> Result<(Vec<u8>, DataEnd), String> {
-        let (out, end) = self.read_until(usize::MAX)?;
+        let (out, end) = self.read_until(u64::MAX)?;
         Ok((out, end.unwrap_or(DataEnd::Timeout)))
+    }
+
+    /// Like [`DataConn::read_to_end`], but writes the payload to `sink` as it arrives, so an
+    /// upload of any size takes a fixed amount of memory.
+    pub fn receive_into(&mut self, sink: &mut dyn Write) -> Result<DataEnd, String> {
+        let (_, end) = self.pump(u64::MAX, sink)?;
+        Ok(end.unwrap_or(DataEnd::Timeout))
     }
 
     /// Reads until at least `n` payload bytes arrived (for a partial upload, CLOSE-07) or the
     /// client's side ended (then the end is returned too). Each wait is bounded by the
     /// server's timeout.
     pub fn read_at_least(&mut self, n: usize) -> Result<(Vec<u8>, Option<DataEnd>), String> {
-        self.read_until(n)
+        self.read_until(n as u64)
     }
 
-    fn read_until(&mut self, n: usize) -> Result<(Vec<u8>, Option<DataEnd>), String> {
-        let mut out = std::mem::take(&mut self.pending);
+    fn read_until(&mut self, n: u64) -> Result<(Vec<u8>, Option<DataEnd>), String> {
+        let mut out = Vec::new();
+        let (_, end) = self.pump(n, &mut out)?;
+        Ok((out, end))
+    }
+
+    /// Moves payload to `sink` until `limit` bytes were moved (then the end is `None`) or the
+    /// client's side ended. Returns the bytes moved and the end.
+    fn pump(&mut self, limit: u64, sink: &mut dyn Write) -> Result<(u64, Option<DataEnd>), String> {
+        let mut chunk = std::mem::take(&mut self.pending);
         let tls = self.link.tls().is_some();
-        let end = loop {
+        let mut total = 0u64;
+        let mut outcome = Ok(None);
+        loop {
+            if !chunk.is_empty() {
+                if !tls {
+                    self.note_first_byte(chunk[0]);
+                }
+                total += chunk.len() as u64;
+                if let Err(e) = sink.write_all(&chunk) {
+                    outcome = Err(format!("storing the received data: {e}"));
+                    break;
+                }
+                chunk.clear();
+            }
+            if !matches!(outcome, Ok(None)) {
+                break;
+            }
             if self.link.close_notify_received() {
-                break Some(DataEnd::CloseNotify);
+                outcome = Ok(Some(DataEnd::CloseNotify));
+                break;
             }
-            if out.len() >= n {
-                break None;
+            if total >= limit {
+                break;
             }
-            let before = out.len();
             let deadline = Instant::now() + self.link.timeout;
-            match self.link.read_event(&mut out, deadline) {
-                Ok(Event::Data(_)) => {
-                    if !tls && out.len() > before {
-                        self.note_first_byte(out[before]);
-                    }
-                }
-                Ok(Event::Fin) => break Some(DataEnd::Fin),
-                Ok(Event::Reset) => break Some(DataEnd::Reset),
-                Ok(Event::Timeout) => break Some(DataEnd::Timeout),
-                Err(e) => {
-                    let n = out.len() as u64;
-                    self.update(|d| d.bytes_received += n);
-                    return Err(e);
-                }
-            }
-        };
+            // A terminal event may still come with payload (rustls drains at EOF): the loop
+            // stores it before it stops.
+            outcome = match self.link.read_event(&mut chunk, deadline) {
+                Ok(Event::Data(_)) => Ok(None),
+                Ok(Event::Fin) => Ok(Some(DataEnd::Fin)),
+                Ok(Event::Reset) => Ok(Some(DataEnd::Reset)),
+                Ok(Event::Timeout) => Ok(Some(DataEnd::Timeout)),
+                Err(e) => Err(e),
+            };
+        }
         let close_notify = self.link.close_notify_received();
-        let len = out.len() as u64;
+        let end = outcome.as_ref().ok().copied().flatten();
         self.update(|d| {
-            d.bytes_received += len;
+            d.bytes_received += total;
             if end.is_some() {
                 d.ended = end;
             }
             d.client_close_notify |= close_notify;
         });
-        Ok((out, end))
+        outcome.map(|end| (total, end))
     }
 
     /// Waits up to `d` for the client to end its side: returns [`DataEnd::CloseNotify`] as soon

@@ -4,7 +4,9 @@
 //! runs a script over it: a closure that drives a [`Conn`] step by step, in the notation of
 //! `SCENARIOS.md` §1.1 (`S:` is [`Conn::send`], `C:` is [`Conn::expect`], `~ctl handshake` is
 //! [`Conn::start_tls`], `D tcp` is [`DataListener::accept`], and so on), or hands the
-//! connection to [`Conn::serve`], a small standard FTPS server over a [`MemFs`].
+//! connection to [`Conn::serve`], a small standard FTPS server over a [`Store`]: a [`MemFs`]
+//! in memory or a [`DiskFs`] directory. [`Standalone`] runs `Conn::serve` for any number of
+//! clients as a long-running server (`ftps-conformance serve`).
 //!
 //! The server records what the client sent ([`Record`]): the cleartext control bytes (A1), the
 //! commands, the first byte of every data connection (A2), TLS versions, resumption, and how
@@ -36,12 +38,15 @@
 
 mod control;
 mod data;
+mod disk;
 mod fs;
 mod net;
 mod options;
 mod pki;
 mod record;
 mod serve;
+mod standalone;
+mod store;
 mod tls;
 
 use std::any::Any;
@@ -53,11 +58,14 @@ use std::time::{Duration, Instant};
 
 pub use control::Conn;
 pub use data::{DataConn, DataListener};
+pub use disk::DiskFs;
 pub use fs::MemFs;
 pub use options::{ClientAuth, ServerOptions, TlsVersion};
 pub use pki::{shared_pki, CertChoice, Pki};
 pub use record::{CloseSeen, DataEnd, DataRecord, Record};
 pub use serve::ServeOptions;
+pub use standalone::{Standalone, StandaloneOptions, MAX_SESSIONS};
+pub use store::{resolve, Entry, Store, WriteAt};
 
 /// The longest [`TestServer::finish`] waits for the script.
 const FINISH_CAP: Duration = Duration::from_secs(20);

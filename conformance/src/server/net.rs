@@ -136,35 +136,44 @@ pub(crate) fn read_available(tcp: &TcpStream) -> (Vec<u8>, Option<Got>) {
     (out, end)
 }
 
-/// Accepts one connection within the bound; `Ok(None)` when the deadline passed.
+/// Accepts one connection within the bound; `Ok(None)` when the deadline passed. The accept
+/// blocks (in slices, through `SO_RCVTIMEO`, which Linux applies to `accept`), so a
+/// connection is taken the moment it arrives.
 pub(crate) fn accept(
     listener: &TcpListener,
     bound: Bound<'_>,
 ) -> Result<Option<(TcpStream, SocketAddr)>, String> {
     listener
-        .set_nonblocking(true)
+        .set_nonblocking(false)
         .map_err(|e| format!("set_nonblocking failed: {e}"))?;
+    let socket = SockRef::from(listener);
     loop {
+        let Some(slice) = bound.slice()? else {
+            return Ok(None);
+        };
+        socket
+            .set_read_timeout(Some(slice))
+            .map_err(|e| format!("set_read_timeout failed: {e}"))?;
         match listener.accept() {
             Ok((tcp, peer)) => {
-                tcp.set_nonblocking(false)
-                    .map_err(|e| format!("set_nonblocking failed: {e}"))?;
+                // Accepted sockets do not inherit the listener's timeout on Linux; clear it
+                // anyway, every later wait sets its own.
+                tcp.set_read_timeout(None)
+                    .map_err(|e| format!("set_read_timeout failed: {e}"))?;
                 return Ok(Some((tcp, peer)));
             }
             Err(e) if is_retry(&e) || is_reset(&e) => {}
             Err(e) => return Err(format!("accept failed: {e}")),
         }
-        let Some(slice) = bound.slice()? else {
-            return Ok(None);
-        };
-        std::thread::sleep(slice.min(Duration::from_millis(5)));
     }
 }
 
 /// Accepts a connection that is already waiting, without blocking.
 pub(crate) fn accept_now(listener: &TcpListener) -> Option<(TcpStream, SocketAddr)> {
     listener.set_nonblocking(true).ok()?;
-    let (tcp, peer) = listener.accept().ok()?;
+    let accepted = listener.accept();
+    let _ = listener.set_nonblocking(false);
+    let (tcp, peer) = accepted.ok()?;
     tcp.set_nonblocking(false).ok()?;
     Some((tcp, peer))
 }

@@ -1,13 +1,15 @@
 //! [`Conn::serve`]: a small standard FTPS server for long flows (SESS-03, SESS-07, ...), so a
-//! scenario scripts only the part it is about.
+//! scenario scripts only the part it is about, and for the standalone server
+//! (`ftps-conformance serve`).
 
+use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::control::{pasv_reply, Conn};
 use super::data::{DataConn, DataListener};
-use super::fs::MemFs;
 use super::record::DataEnd;
+use super::store::{self, resolve, Store, WriteAt};
 
 /// How [`Conn::serve`] behaves.
 #[derive(Clone, Debug)]
@@ -35,6 +37,10 @@ pub struct ServeOptions {
     /// How long the server waits for the client's close_notify or FIN after its own, on data
     /// connections and after QUIT. Default 1 s.
     pub close_wait: Duration,
+    /// The one user and password accepted; `None` (the default) accepts any.
+    pub login: Option<(String, String)>,
+    /// USER before AUTH TLS gets `530` (vsftpd's `force_local_logins_ssl`). Default false.
+    pub require_tls: bool,
 }
 
 impl Default for ServeOptions {
@@ -48,6 +54,8 @@ impl Default for ServeOptions {
             require_binary: false,
             flush_prot_on_user: false,
             close_wait: Duration::from_secs(1),
+            login: None,
+            require_tls: false,
         }
     }
 }
@@ -63,21 +71,31 @@ enum Pending {
 }
 
 /// What a transfer does on its data connection.
-enum Transfer {
-    Send(Vec<u8>),
-    Receive { name: String, append: bool },
+enum Transfer<'a> {
+    Send(Box<dyn Read + 'a>),
+    Receive(Box<dyn Write + 'a>),
 }
 
 struct State<'a> {
-    fs: &'a mut MemFs,
     opts: &'a ServeOptions,
     pbsz: bool,
     private: bool,
     binary: bool,
+    /// The name USER gave, until PASS.
+    user: Option<String>,
     logged_in: bool,
     pending: Option<Pending>,
     rest: u64,
     rename_from: Option<String>,
+    /// The working directory, normalised.
+    cwd: String,
+}
+
+impl State<'_> {
+    /// The store path a command argument names.
+    fn path(&self, arg: &str) -> String {
+        resolve(&self.cwd, arg)
+    }
 }
 
 const FEATURES: &[&str] = &[
@@ -98,25 +116,29 @@ const FEATURES: &[&str] = &[
 impl Conn {
     /// Serves `fs` like a small FTPS server until QUIT (answered with 221, then close_notify
     /// when protected, a bounded wait for the client's close, and a FIN) or until the client
-    /// closes. Any user and password are accepted.
+    /// closes. Any user and password are accepted unless [`ServeOptions::login`] says whose.
     ///
     /// Commands: AUTH TLS/TLS-C, USER, PASS, PBSZ, PROT, TYPE, EPSV, PASV, PORT, EPRT, RETR,
     /// STOR, APPE, STOU, LIST, NLST, MLSD, SIZE, MDTM, CWD, CDUP, PWD, MKD, RMD, DELE, RNFR,
     /// RNTO, FEAT, OPTS, NOOP, SITE, SYST, STRU, MODE, ALLO, REST, ABOR, QUIT; anything else
-    /// gets 502. With [`ServerOptions::require_resumption`](super::ServerOptions), a data
-    /// handshake that does not resume gets `522 SSL connection failed; session reuse required`
-    /// after the 150.
-    pub fn serve(&mut self, fs: &mut MemFs, opts: &ServeOptions) -> Result<(), String> {
+    /// gets 502. File commands before login get 530. With
+    /// [`ServerOptions::require_resumption`](super::ServerOptions), a data handshake that does
+    /// not resume gets `522 SSL connection failed; session reuse required` after the 150.
+    ///
+    /// Transfers stream: a download reads the file in large chunks into full TLS records, an
+    /// upload writes what arrives as it arrives.
+    pub fn serve(&mut self, fs: &mut dyn Store, opts: &ServeOptions) -> Result<(), String> {
         let mut st = State {
-            fs,
             opts,
             pbsz: false,
             private: false,
             binary: false,
+            user: None,
             logged_in: false,
             pending: None,
             rest: 0,
             rename_from: None,
+            cwd: "/".to_owned(),
         };
         loop {
             let line = match self.recv() {
@@ -144,30 +166,42 @@ impl Conn {
                 self.fin();
                 return Ok(());
             }
-            self.serve_one(&mut st, &verb, arg)?;
+            if verb != "RNTO" && verb != "RNFR" {
+                st.rename_from = None;
+            }
+            match self.serve_session(&mut st, &verb, arg)? {
+                Handled::Yes => {}
+                Handled::No if !st.logged_in => {
+                    self.send("530 Please login with USER and PASS.")?
+                }
+                Handled::No => self.serve_files(&mut st, fs, &verb, arg)?,
+            }
         }
     }
 
-    fn serve_one(&mut self, st: &mut State<'_>, verb: &str, arg: &str) -> Result<(), String> {
-        if verb != "RNTO" && verb != "RNFR" {
-            st.rename_from = None;
-        }
+    /// The commands that need no login: security, login, and the session's settings.
+    fn serve_session(
+        &mut self,
+        st: &mut State<'_>,
+        verb: &str,
+        arg: &str,
+    ) -> Result<Handled, String> {
         match verb {
             "AUTH" => {
                 if self.protected() {
-                    return self.send("503 Already using TLS.");
+                    self.send("503 Already using TLS.")?;
+                } else if !(arg.eq_ignore_ascii_case("TLS") || arg.eq_ignore_ascii_case("TLS-C")) {
+                    self.send("504 Unknown AUTH type.")?;
+                } else {
+                    self.send("234 Proceed with negotiation.")?;
+                    self.start_tls()?;
+                    st.pbsz = false;
+                    st.private = false;
+                    st.binary = false;
+                    st.logged_in = false;
+                    st.user = None;
+                    st.pending = None;
                 }
-                if !(arg.eq_ignore_ascii_case("TLS") || arg.eq_ignore_ascii_case("TLS-C")) {
-                    return self.send("504 Unknown AUTH type.");
-                }
-                self.send("234 Proceed with negotiation.")?;
-                self.start_tls()?;
-                st.pbsz = false;
-                st.private = false;
-                st.binary = false;
-                st.logged_in = false;
-                st.pending = None;
-                Ok(())
             }
             "USER" => {
                 if st.logged_in && st.opts.flush_prot_on_user {
@@ -175,20 +209,66 @@ impl Conn {
                     st.private = false;
                 }
                 st.logged_in = false;
-                self.send("331 Password required.")
+                if st.opts.require_tls && !self.protected() {
+                    st.user = None;
+                    self.send("530 Non-anonymous sessions must use encryption.")?;
+                } else {
+                    st.user = Some(arg.to_owned());
+                    self.send("331 Password required.")?;
+                }
             }
             "PASS" => {
-                st.logged_in = true;
-                self.send("230 Logged in.")
+                let accepted = match (&st.opts.login, st.user.take()) {
+                    (_, None) => {
+                        return self
+                            .send("503 Login with USER first.")
+                            .map(|()| Handled::Yes)
+                    }
+                    (None, Some(_)) => true,
+                    (Some((user, pass)), Some(given)) => *user == given && pass == arg,
+                };
+                st.logged_in = accepted;
+                if accepted {
+                    self.send("230 Logged in.")?;
+                } else {
+                    self.send("530 Login incorrect.")?;
+                }
             }
             "PBSZ" => {
                 if !self.protected() {
-                    return self.send("503 PBSZ not allowed on insecure control connection.");
+                    self.send("503 PBSZ not allowed on insecure control connection.")?;
+                } else {
+                    st.pbsz = true;
+                    self.send("200 PBSZ=0")?;
                 }
-                st.pbsz = true;
-                self.send("200 PBSZ=0")
             }
-            "PROT" => self.serve_prot(st, arg),
+            "PROT" => self.serve_prot(st, arg)?,
+            "FEAT" => {
+                let mut reply = FEATURES.join("\r\n");
+                reply.push_str("\r\n");
+                self.send_raw(reply.as_bytes())?;
+            }
+            "OPTS" => self.send("200 OPTS ok.")?,
+            "NOOP" => self.send("200 NOOP ok.")?,
+            "SYST" => self.send("215 UNIX Type: L8")?,
+            "ABOR" => {
+                st.pending = None;
+                self.send("225 No transfer to abort.")?;
+            }
+            _ => return Ok(Handled::No),
+        }
+        Ok(Handled::Yes)
+    }
+
+    /// The commands of a logged-in session: data connections, transfers and the file tree.
+    fn serve_files(
+        &mut self,
+        st: &mut State<'_>,
+        fs: &mut dyn Store,
+        verb: &str,
+        arg: &str,
+    ) -> Result<(), String> {
+        match verb {
             "TYPE" => {
                 let t = arg.trim().to_ascii_uppercase();
                 st.binary = t == "I" || t.starts_with("L");
@@ -230,74 +310,59 @@ impl Conn {
                 }
                 Err(reply) => self.send(reply),
             },
-            "RETR" => {
-                if st.opts.require_binary && !st.binary {
-                    st.pending = None;
-                    return self.send("451 Use TYPE I for binary transfers.");
-                }
-                let Some(content) = st.fs.get(arg) else {
-                    st.pending = None;
-                    return self.send("550 No such file.");
-                };
-                let skip = usize::try_from(st.rest)
-                    .unwrap_or(usize::MAX)
-                    .min(content.len());
-                let content = content[skip..].to_vec();
-                st.rest = 0;
-                let opening = format!(
-                    "150 Opening BINARY mode data connection for {arg} ({} bytes).",
-                    content.len()
-                );
-                self.transfer(st, &opening, Transfer::Send(content))
-            }
-            "STOR" | "APPE" | "STOU" => {
-                if st.opts.require_binary && !st.binary {
-                    st.pending = None;
-                    return self.send("451 Use TYPE I for binary transfers.");
-                }
-                let (name, opening) = if verb == "STOU" {
-                    let name = st.fs.unique_name(if arg.is_empty() { "stou" } else { arg });
-                    let opening = format!("150 FILE: {name}");
-                    (name, opening)
-                } else {
-                    (arg.to_owned(), "150 Ok to send data.".to_owned())
-                };
-                let append = verb == "APPE";
-                self.transfer(st, &opening, Transfer::Receive { name, append })
-            }
+            "RETR" => self.serve_retr(st, fs, arg),
+            "STOR" | "APPE" | "STOU" => self.serve_store(st, fs, verb, arg),
             "LIST" | "NLST" | "MLSD" => {
-                let mut listing = String::new();
-                for (name, size) in st.fs.entries() {
-                    match verb {
-                        "LIST" => listing.push_str(&format!(
-                            "-rw-r--r--    1 ftp      ftp      {size:>10} Jan 01 12:00 {name}\r\n"
-                        )),
-                        "NLST" => listing.push_str(&format!("{name}\r\n")),
-                        _ => listing.push_str(&format!("type=file;size={size}; {name}\r\n")),
-                    }
-                }
+                // LIST options such as `-la` are not paths.
+                let dir = if arg.starts_with('-') { "" } else { arg };
+                let entries = match fs.list(&st.path(dir)) {
+                    Ok(entries) => entries,
+                    Err(_) => return self.refuse_transfer(st, "550 No such directory."),
+                };
+                let listing = listing(verb, &entries);
                 let opening = "150 Here comes the directory listing.";
-                self.transfer(st, opening, Transfer::Send(listing.into_bytes()))
+                self.transfer(st, opening, Transfer::Send(Box::new(listing.as_slice())))
             }
-            "SIZE" => match st.fs.get(arg) {
-                Some(c) => self.send(&format!("213 {}", c.len())),
-                None => self.send("550 Could not get file size."),
+            "SIZE" => match fs.size(&st.path(arg)) {
+                Ok(size) => self.send(&format!("213 {size}")),
+                Err(_) => self.send("550 Could not get file size."),
             },
-            "MDTM" => match st.fs.contains(arg) {
-                true => self.send("213 20260101120000"),
-                false => self.send("550 Could not get file modification time."),
+            "MDTM" => match fs.modified(&st.path(arg)) {
+                Ok(t) => self.send(&format!("213 {}", mdtm(t))),
+                Err(_) => self.send("550 Could not get file modification time."),
             },
-            "CWD" | "CDUP" => self.send("250 Directory successfully changed."),
-            "PWD" | "XPWD" => self.send("257 \"/\" is the current directory"),
-            "MKD" => self.send(&format!("257 \"/{}\" created", arg.trim_start_matches('/'))),
-            "RMD" => self.send("250 Remove directory operation successful."),
-            "DELE" => match st.fs.remove(arg) {
-                Some(_) => self.send("250 Delete operation successful."),
-                None => self.send("550 Delete operation failed."),
+            "CWD" | "CDUP" | "XCUP" => {
+                let target = st.path(if verb == "CWD" { arg } else { ".." });
+                if fs.is_dir(&target) {
+                    st.cwd = target;
+                    self.send("250 Directory successfully changed.")
+                } else {
+                    self.send("550 Failed to change directory.")
+                }
+            }
+            "PWD" | "XPWD" => {
+                let quoted = st.cwd.replace('"', "\"\"");
+                self.send(&format!("257 \"{quoted}\" is the current directory"))
+            }
+            "MKD" | "XMKD" => {
+                let path = st.path(arg);
+                match fs.make_dir(&path) {
+                    Ok(()) => self.send(&format!("257 \"{}\" created", path.replace('"', "\"\""))),
+                    Err(_) => self.send("550 Create directory operation failed."),
+                }
+            }
+            "RMD" | "XRMD" => match fs.remove_dir(&st.path(arg)) {
+                Ok(()) => self.send("250 Remove directory operation successful."),
+                Err(_) => self.send("550 Remove directory operation failed."),
+            },
+            "DELE" => match fs.remove_file(&st.path(arg)) {
+                Ok(()) => self.send("250 Delete operation successful."),
+                Err(_) => self.send("550 Delete operation failed."),
             },
             "RNFR" => {
-                if st.fs.contains(arg) {
-                    st.rename_from = Some(arg.to_owned());
+                let path = st.path(arg);
+                if fs.exists(&path) {
+                    st.rename_from = Some(path);
                     self.send("350 Ready for RNTO.")
                 } else {
                     st.rename_from = None;
@@ -305,19 +370,13 @@ impl Conn {
                 }
             }
             "RNTO" => match st.rename_from.take() {
-                Some(from) if st.fs.rename(&from, arg) => self.send("250 Rename successful."),
-                Some(_) => self.send("550 Rename failed."),
+                Some(from) => match fs.rename(&from, &st.path(arg)) {
+                    Ok(()) => self.send("250 Rename successful."),
+                    Err(_) => self.send("550 Rename failed."),
+                },
                 None => self.send("503 RNFR required first."),
             },
-            "FEAT" => {
-                let mut reply = FEATURES.join("\r\n");
-                reply.push_str("\r\n");
-                self.send_raw(reply.as_bytes())
-            }
-            "OPTS" => self.send("200 OPTS ok."),
-            "NOOP" => self.send("200 NOOP ok."),
             "SITE" => self.send("200 SITE command ok."),
-            "SYST" => self.send("215 UNIX Type: L8"),
             "STRU" | "MODE" => self.send("200 Ok."),
             "ALLO" => self.send("202 ALLO command ignored."),
             "REST" => match arg.trim().parse::<u64>() {
@@ -327,12 +386,70 @@ impl Conn {
                 }
                 Err(_) => self.send("501 Bad REST argument."),
             },
-            "ABOR" => {
-                st.pending = None;
-                self.send("225 No transfer to abort.")
-            }
             _ => self.send("502 Command not implemented."),
         }
+    }
+
+    fn serve_retr(
+        &mut self,
+        st: &mut State<'_>,
+        fs: &mut dyn Store,
+        arg: &str,
+    ) -> Result<(), String> {
+        if st.opts.require_binary && !st.binary {
+            return self.refuse_transfer(st, "451 Use TYPE I for binary transfers.");
+        }
+        let offset = std::mem::take(&mut st.rest);
+        let (reader, len) = match fs.read(&st.path(arg), offset) {
+            Ok(opened) => opened,
+            Err(e) => {
+                log::debug!("RETR {arg}: {e}");
+                return self.refuse_transfer(st, "550 Failed to open file.");
+            }
+        };
+        let opening = format!("150 Opening BINARY mode data connection for {arg} ({len} bytes).");
+        self.transfer(st, &opening, Transfer::Send(reader))
+    }
+
+    fn serve_store(
+        &mut self,
+        st: &mut State<'_>,
+        fs: &mut dyn Store,
+        verb: &str,
+        arg: &str,
+    ) -> Result<(), String> {
+        if st.opts.require_binary && !st.binary {
+            return self.refuse_transfer(st, "451 Use TYPE I for binary transfers.");
+        }
+        let offset = std::mem::take(&mut st.rest);
+        let (path, at) = match verb {
+            "STOU" => {
+                let name = if arg.is_empty() { "stou" } else { arg };
+                (store::unique_name(fs, &st.cwd, name), WriteAt::Offset(0))
+            }
+            "APPE" => (st.path(arg), WriteAt::End),
+            _ => (st.path(arg), WriteAt::Offset(offset)),
+        };
+        let opening = if verb == "STOU" {
+            format!("150 FILE: {}", path.trim_start_matches('/'))
+        } else {
+            "150 Ok to send data.".to_owned()
+        };
+        let writer = match fs.write(&path, at) {
+            Ok(writer) => writer,
+            Err(e) => {
+                log::debug!("{verb} {arg}: {e}");
+                return self.refuse_transfer(st, "553 Could not create file.");
+            }
+        };
+        self.transfer(st, &opening, Transfer::Receive(writer))
+    }
+
+    /// Answers a transfer command with `reply` before any data connection: the port announced
+    /// for it is closed.
+    fn refuse_transfer(&mut self, st: &mut State<'_>, reply: &str) -> Result<(), String> {
+        st.pending = None;
+        self.send(reply)
     }
 
     fn serve_prot(&mut self, st: &mut State<'_>, arg: &str) -> Result<(), String> {
@@ -377,7 +494,7 @@ impl Conn {
         &mut self,
         st: &mut State<'_>,
         opening: &str,
-        what: Transfer,
+        what: Transfer<'_>,
     ) -> Result<(), String> {
         if st.pending.is_none() {
             return self.send("425 Use PORT, PASV or EPSV first.");
@@ -403,8 +520,8 @@ impl Conn {
             }
         }
         match what {
-            Transfer::Send(bytes) => {
-                if let Err(e) = data.write_all(&bytes) {
+            Transfer::Send(mut reader) => {
+                if let Err(e) = data.send_from(&mut *reader) {
                     log::debug!("data write: {e}");
                     data.rst();
                     return self.send("426 Connection closed; transfer aborted.");
@@ -423,21 +540,20 @@ impl Conn {
                 }
                 self.send("226 Transfer complete.")
             }
-            Transfer::Receive { name, append } => {
-                let (bytes, end) = match data.read_to_end() {
-                    Ok(r) => r,
+            Transfer::Receive(mut writer) => {
+                let end = match data.receive_into(&mut *writer) {
+                    Ok(end) => end,
                     Err(e) => {
                         log::debug!("data read: {e}");
                         data.rst();
                         return self.send("426 Failure reading network stream.");
                     }
                 };
-                if append {
-                    st.fs.append(&name, &bytes);
-                } else {
-                    st.fs.write_at(&name, st.rest, &bytes);
+                if let Err(e) = writer.flush() {
+                    log::debug!("writing the upload: {e}");
+                    data.rst();
+                    return self.send("451 Failure writing to local file.");
                 }
-                st.rest = 0;
                 let clean = if private {
                     end == DataEnd::CloseNotify
                 } else {
@@ -458,6 +574,50 @@ impl Conn {
             }
         }
     }
+}
+
+/// Whether [`Conn::serve_session`] answered the command.
+enum Handled {
+    Yes,
+    No,
+}
+
+/// The body of a LIST, NLST or MLSD reply.
+fn listing(verb: &str, entries: &[store::Entry]) -> Vec<u8> {
+    let mut listing = String::new();
+    for e in entries {
+        let (name, size) = (&e.name, e.size);
+        match verb {
+            "LIST" => {
+                let mode = if e.is_dir { "drwxr-xr-x" } else { "-rw-r--r--" };
+                listing.push_str(&format!(
+                    "{mode}    1 ftp      ftp      {size:>10} Jan 01 12:00 {name}\r\n"
+                ));
+            }
+            "NLST" => listing.push_str(&format!("{name}\r\n")),
+            _ if e.is_dir => listing.push_str(&format!("type=dir; {name}\r\n")),
+            _ => listing.push_str(&format!("type=file;size={size}; {name}\r\n")),
+        }
+    }
+    listing.into_bytes()
+}
+
+/// `t` as an MDTM time, `YYYYMMDDHHMMSS` in UTC (times before 1970 read as 1970).
+fn mdtm(t: SystemTime) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Days since 1970-01-01 to a civil date (the proleptic Gregorian calendar, 400-year eras).
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    let (h, m, s) = (rest / 3600, rest % 3600 / 60, rest % 60);
+    format!("{year:04}{month:02}{day:02}{h:02}{m:02}{s:02}")
 }
 
 /// Parses `h1,h2,h3,h4,p1,p2`.
@@ -496,7 +656,18 @@ fn parse_eprt(arg: &str) -> Result<SocketAddr, &'static str> {
 
 #[cfg(test)]
 mod tests {
-    use super::{parse_eprt, parse_port};
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::{mdtm, parse_eprt, parse_port};
+
+    #[test]
+    fn mdtm_times_are_utc_civil_dates() {
+        assert_eq!(mdtm(UNIX_EPOCH), "19700101000000");
+        let t = UNIX_EPOCH + Duration::from_secs(1_767_268_800);
+        assert_eq!(mdtm(t), "20260101120000");
+        let leap = UNIX_EPOCH + Duration::from_secs(951_825_599);
+        assert_eq!(mdtm(leap), "20000229115959");
+    }
 
     #[test]
     fn port_and_eprt_arguments_parse() {
