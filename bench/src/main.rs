@@ -12,6 +12,7 @@
 
 mod connect;
 mod ops;
+mod trace;
 mod usage;
 
 use std::path::PathBuf;
@@ -100,6 +101,9 @@ struct Common {
     /// Implicit FTPS (TLS from the first byte) even with an ftp:// URL.
     #[arg(long)]
     implicit: bool,
+    /// Print the client's log (commands, replies, handshakes) on stderr with timestamps.
+    #[arg(long)]
+    trace: bool,
 }
 
 impl Common {
@@ -135,6 +139,9 @@ fn run(cli: Cli) -> Result<String, String> {
         Op::Put { file, path, common } => (Job::Put { file, path }, common),
         Op::Many { dir, path, common } => (Job::Many { dir, path }, common),
     };
+    if common.trace {
+        trace::enable();
+    }
     let target = common.target()?;
     let run = connect::run(common.backend, &target, &job)?;
     let usage = usage::current()?;

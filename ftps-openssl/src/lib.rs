@@ -159,7 +159,14 @@ impl OpenSslConnector {
         // DNS names are sent as SNI and checked against DNS SANs; IP literals are not sent and
         // are checked against IP SANs (`into_ssl` parses the name and calls `set_ip`).
         let ssl = config.into_ssl(&server.to_string()).map_err(stack_error)?;
-        let mut stream = SslStream::new(ssl, FramedTcp::new(tcp)).map_err(stack_error)?;
+        // A control stream never reads past the record it is on (CCC hands the socket back
+        // intact); a data stream reads ahead, one system call per several records.
+        let tcp = if control {
+            FramedTcp::new(tcp)
+        } else {
+            FramedTcp::greedy(tcp)
+        };
+        let mut stream = SslStream::new(ssl, tcp).map_err(stack_error)?;
         if let Err(e) = stream.connect() {
             return Err(map_error(e, stream.ssl()));
         }
@@ -386,9 +393,10 @@ impl SecureStream for OpenSslStream {
     }
 
     /// Needs the peer's close_notify read (a `read` returned `Ok(0)`) and ours sent. OpenSSL never
-    /// got a byte past the close_notify record, so the leftover is always empty: every later byte
-    /// is still in the socket. The TCP stream handed back is a clone of OpenSSL's; the stream
-    /// keeps its own for the session's lifetime and never uses it again.
+    /// got a byte past the close_notify record: on a control stream every later byte is still in
+    /// the socket and the leftover is empty; a data stream's leftover is what its read-ahead
+    /// buffer holds. The TCP stream handed back is a clone of OpenSSL's; the stream keeps its
+    /// own for the session's lifetime and never uses it again.
     fn unwrap_tcp(&mut self) -> Result<(TcpStream, Vec<u8>), TlsError> {
         self.close
             .check_unwrap(self.ssl.get_ref().at_record_boundary())?;
@@ -399,7 +407,7 @@ impl SecureStream for OpenSslStream {
             .try_clone()
             .map_err(TlsError::from_io)?;
         log::debug!("tls stream unwrapped after close_notify exchange");
-        Ok((tcp, Vec::new()))
+        Ok((tcp, self.ssl.get_ref().buffered().to_vec()))
     }
 
     fn session_info(&self) -> SessionInfo {

@@ -35,7 +35,7 @@ use std::net::TcpStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use ftps_core::tls::framing::{CloseTracker, RecordFraming};
+use ftps_core::tls::framing::{CloseTracker, ReadAhead, RecordFraming};
 use ftps_core::{
     Capabilities, Capability, CloseState, SecureConnection, SecureStream, ServerName, SessionInfo,
     TlsError, TlsErrorKind,
@@ -173,7 +173,12 @@ impl SecureConnection for RustlsConnector {
     ) -> Result<RustlsStream, TlsError> {
         let mut config = ClientConfig::clone(&self.config);
         config.resumption = Resumption::store(Arc::new(SessionStore::default()));
-        RustlsStream::connect(Arc::new(config), tcp, server, Input::record_by_record())
+        RustlsStream::connect(
+            Arc::new(config),
+            tcp,
+            server,
+            Input::RecordByRecord(RecordFraming::default()),
+        )
     }
 
     fn secure_data(
@@ -184,7 +189,12 @@ impl SecureConnection for RustlsConnector {
     ) -> Result<RustlsStream, TlsError> {
         // The control stream's own configuration: its store offers this session's ticket or
         // session ID, and receives the tickets this data connection brings.
-        RustlsStream::connect(Arc::clone(&control.config), tcp, server, Input::greedy())
+        RustlsStream::connect(
+            Arc::clone(&control.config),
+            tcp,
+            server,
+            Input::Greedy(ReadAhead::default()),
+        )
     }
 }
 
@@ -290,31 +300,6 @@ enum Input {
     Greedy(ReadAhead),
 }
 
-/// The bytes of the last large socket read that rustls has not taken yet.
-#[derive(Debug)]
-struct ReadAhead {
-    buf: Box<[u8]>,
-    start: usize,
-    end: usize,
-}
-
-/// The size of a data connection's read-ahead buffer: eight full TLS records.
-const READ_AHEAD: usize = 8 * (16 * 1024 + 256);
-
-impl Input {
-    fn record_by_record() -> Input {
-        Input::RecordByRecord(RecordFraming::default())
-    }
-
-    fn greedy() -> Input {
-        Input::Greedy(ReadAhead {
-            buf: vec![0; READ_AHEAD].into_boxed_slice(),
-            start: 0,
-            end: 0,
-        })
-    }
-}
-
 impl RustlsStream {
     fn connect(
         config: Arc<ClientConfig>,
@@ -366,17 +351,7 @@ impl RustlsStream {
     fn read_tls(&mut self) -> io::Result<usize> {
         match &mut self.input {
             Input::RecordByRecord(framing) => self.conn.read_tls(&mut framing.reader(&self.tcp)),
-            Input::Greedy(ahead) => {
-                if ahead.start == ahead.end {
-                    let n = (&mut &self.tcp).read(&mut ahead.buf)?;
-                    (ahead.start, ahead.end) = (0, n);
-                }
-                let n = self
-                    .conn
-                    .read_tls(&mut &ahead.buf[ahead.start..ahead.end])?;
-                ahead.start += n;
-                Ok(n)
-            }
+            Input::Greedy(ahead) => self.conn.read_tls(&mut ahead.reader(&self.tcp)),
         }
     }
 
@@ -449,7 +424,7 @@ impl SecureStream for RustlsStream {
     fn unwrap_tcp(&mut self) -> Result<(TcpStream, Vec<u8>), TlsError> {
         let (boundary, leftover) = match &self.input {
             Input::RecordByRecord(framing) => (framing.at_record_boundary(), Vec::new()),
-            Input::Greedy(ahead) => (true, ahead.buf[ahead.start..ahead.end].to_vec()),
+            Input::Greedy(ahead) => (true, ahead.buffered().to_vec()),
         };
         self.close
             .check_unwrap(!self.conn.wants_write() && boundary)?;

@@ -154,7 +154,14 @@ impl<S: SecureStream> Control<S> {
             None => return Err(Error::Unusable),
         };
         match result {
-            Ok(n) => Ok(n),
+            Ok(n) => {
+                if n > 0 {
+                    if let Some(tcp) = self.tcp() {
+                        ack_now(tcp);
+                    }
+                }
+                Ok(n)
+            }
             Err(e) if is_timeout(&e) => Err(Error::Timeout {
                 phase,
                 usable: false,
@@ -507,6 +514,10 @@ struct Deadlines {
     armed: Vec<Entry>,
     /// Ids that fired and were not disarmed yet.
     fired: Vec<u64>,
+    /// When the watchdog thread wakes up next on its own; `None` while it sleeps until woken.
+    /// Arming a later deadline needs no wake-up: the thread looks again at that time anyway,
+    /// so a steady stream of arms and disarms costs no context switch.
+    wakes_at: Option<Instant>,
 }
 
 struct Shared {
@@ -519,6 +530,7 @@ static SHARED: Shared = Shared {
         next_id: 0,
         armed: Vec::new(),
         fired: Vec::new(),
+        wakes_at: None,
     }),
     wake: std::sync::Condvar::new(),
 };
@@ -548,6 +560,7 @@ impl Shared {
                 }
             }
             let next = state.armed.iter().map(|e| e.deadline).min();
+            state.wakes_at = next;
             state = match next {
                 None => self
                     .wake
@@ -605,8 +618,11 @@ impl Watchdog {
             deadline,
             socket,
         });
+        let wake = state.wakes_at.is_none_or(|at| deadline < at);
         drop(state);
-        shared.wake.notify_one();
+        if wake {
+            shared.wake.notify_one();
+        }
         Armed { id: Some(id) }
     }
 }
@@ -645,3 +661,18 @@ impl Drop for Armed {
 
 #[cfg(test)]
 mod tests;
+
+/// Acknowledges what was just read at once instead of after the delayed-ACK timer.
+///
+/// Many servers (vsftpd among them) leave Nagle's algorithm on for the control connection: a
+/// final reply written while the preliminary one is still unacknowledged waits for our ACK,
+/// which Linux may delay by up to 200 ms. Asking for a quick ACK after each read sends the
+/// pending ACK now (Linux `TCP_QUICKACK`; elsewhere nothing is done).
+fn ack_now(tcp: &TcpStream) {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = socket2::SockRef::from(tcp).set_quickack(true) {
+        log::debug!("TCP_QUICKACK failed: {e}");
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = tcp;
+}

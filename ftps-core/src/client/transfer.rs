@@ -409,7 +409,9 @@ impl<C: SecureConnection> Upload<'_, C> {
                 if let Err(e) = s.flush().and_then(|()| s.close_write()) {
                     self.failure = Some(e);
                 } else {
+                    log::debug!("upload: close_notify and FIN sent, draining the data connection");
                     drain(s, self.client.config.timeouts.data_idle);
+                    log::debug!("upload: the server closed the data connection");
                 }
             }
         }

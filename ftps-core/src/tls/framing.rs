@@ -4,8 +4,11 @@
 //!   through it never takes bytes past the record it is on. After the peer's close_notify the
 //!   cleartext that follows (after `CCC`) is still in the socket: that is what makes
 //!   [`SecureStream::unwrap_tcp`](super::SecureStream::unwrap_tcp) exact.
-//! * [`FramedTcp`]: a [`TcpStream`] whose reads go through a [`RecordReader`], for TLS libraries
-//!   that take a `Read + Write` stream (openssl, native-tls).
+//! * [`ReadAhead`]: the opposite, for data connections (never unwrapped): one large socket read
+//!   serves several records, so a TLS library that reads a header and then a body (or 4 KiB at
+//!   a time) costs one system call per several records instead of several per record.
+//! * [`FramedTcp`]: a [`TcpStream`] whose reads go through a [`RecordReader`] or a
+//!   [`ReadAhead`], for TLS libraries that take a `Read + Write` stream (openssl, native-tls).
 //! * [`CloseTracker`]: the close bookkeeping every backend needs: turns the results of a TLS
 //!   stream's reads into a [`CloseState`] with the one EOF semantics every backend must have,
 //!   refuses writes after our close_notify, and says when unwrapping is allowed.
@@ -68,19 +71,111 @@ impl Read for RecordReader<'_> {
     }
 }
 
-/// A [`TcpStream`] read one TLS record at a time, written straight through.
+/// The default size of a [`ReadAhead`]: eight full TLS records.
+pub const READ_AHEAD_LEN: usize = 8 * (16 * 1024 + 256);
+
+/// A read-ahead buffer beside a socket: when it is empty, the next read refills it with one
+/// socket read of up to its size; reads are then served from it.
+///
+/// For data connections: what it holds past the peer's close_notify is returned by
+/// [`ReadAhead::buffered`], so an unwrap can still hand it back.
+#[derive(Debug)]
+pub struct ReadAhead {
+    buf: Box<[u8]>,
+    start: usize,
+    end: usize,
+}
+
+impl Default for ReadAhead {
+    fn default() -> Self {
+        ReadAhead::with_capacity(READ_AHEAD_LEN)
+    }
+}
+
+impl ReadAhead {
+    /// An empty buffer of `capacity` bytes (at least 1).
+    pub fn with_capacity(capacity: usize) -> Self {
+        ReadAhead {
+            buf: vec![0; capacity.max(1)].into_boxed_slice(),
+            start: 0,
+            end: 0,
+        }
+    }
+
+    /// A reader over `tcp` through this buffer.
+    pub fn reader<'a>(&'a mut self, tcp: &'a TcpStream) -> ReadAheadReader<'a> {
+        ReadAheadReader { tcp, ahead: self }
+    }
+
+    /// The bytes read from the socket and not handed out yet.
+    pub fn buffered(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+}
+
+/// A reader that serves [`ReadAhead`]'s bytes and refills it with one socket read when empty.
+#[derive(Debug)]
+pub struct ReadAheadReader<'a> {
+    tcp: &'a TcpStream,
+    ahead: &'a mut ReadAhead,
+}
+
+impl Read for ReadAheadReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let a = &mut *self.ahead;
+        if a.start == a.end {
+            if buf.len() >= a.buf.len() {
+                return (&mut &*self.tcp).read(buf);
+            }
+            let n = (&mut &*self.tcp).read(&mut a.buf)?;
+            (a.start, a.end) = (0, n);
+        }
+        let n = buf.len().min(a.end - a.start);
+        buf[..n].copy_from_slice(&a.buf[a.start..a.start + n]);
+        a.start += n;
+        Ok(n)
+    }
+}
+
+/// How a [`FramedTcp`] reads.
+#[derive(Debug)]
+enum Input {
+    RecordByRecord(RecordFraming),
+    Greedy(ReadAhead),
+}
+
+/// A [`TcpStream`] read one TLS record at a time ([`FramedTcp::new`]) or through a read-ahead
+/// buffer ([`FramedTcp::greedy`]), written straight through.
 #[derive(Debug)]
 pub struct FramedTcp {
     tcp: TcpStream,
-    framing: RecordFraming,
+    input: Input,
 }
 
 impl FramedTcp {
-    /// Wraps `tcp`, at a record boundary.
+    /// Wraps `tcp`, at a record boundary: reads never go past the end of the current record.
     pub fn new(tcp: TcpStream) -> Self {
         FramedTcp {
             tcp,
-            framing: RecordFraming::default(),
+            input: Input::RecordByRecord(RecordFraming::default()),
+        }
+    }
+
+    /// Wraps `tcp` for a data connection: reads take as much as the socket has, up to
+    /// [`READ_AHEAD_LEN`] bytes, and serve the TLS library's small reads from that.
+    pub fn greedy(tcp: TcpStream) -> Self {
+        FramedTcp {
+            tcp,
+            input: Input::Greedy(ReadAhead::default()),
+        }
+    }
+
+    /// What was read from the socket past what the TLS library took: always empty when reading
+    /// record by record.
+    pub fn buffered(&self) -> &[u8] {
+        match &self.input {
+            Input::RecordByRecord(_) => &[],
+            Input::Greedy(ahead) => ahead.buffered(),
         }
     }
 
@@ -89,9 +184,13 @@ impl FramedTcp {
         &self.tcp
     }
 
-    /// Whether no record is half read.
+    /// Whether no record is half read by the TLS library (a greedy stream's extra bytes are in
+    /// [`FramedTcp::buffered`]).
     pub fn at_record_boundary(&self) -> bool {
-        self.framing.at_record_boundary()
+        match &self.input {
+            Input::RecordByRecord(framing) => framing.at_record_boundary(),
+            Input::Greedy(_) => true,
+        }
     }
 
     /// The TCP stream, giving up the framing state.
@@ -102,7 +201,10 @@ impl FramedTcp {
 
 impl Read for FramedTcp {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.framing.reader(&self.tcp).read(buf)
+        match &mut self.input {
+            Input::RecordByRecord(framing) => framing.reader(&self.tcp).read(buf),
+            Input::Greedy(ahead) => ahead.reader(&self.tcp).read(buf),
+        }
     }
 }
 

@@ -32,6 +32,26 @@ fn a_passed_deadline_ends_a_blocked_read() {
 }
 
 #[test]
+fn an_earlier_deadline_armed_while_the_watchdog_waits_for_a_later_one_still_fires() {
+    // The watchdog sleeps until the far deadline; arming a nearer one must wake it.
+    let (far_client, _far_server) = pair();
+    let far = Watchdog::arm(&far_client, Instant::now() + Duration::from_secs(30));
+    std::thread::sleep(Duration::from_millis(20));
+    let (mut client, _server) = pair();
+    client
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let started = Instant::now();
+    let near = Watchdog::arm(&client, started + Duration::from_millis(100));
+    let n = client.read(&mut [0u8; 16]).unwrap_or(0);
+    let took = started.elapsed();
+    assert_eq!(n, 0);
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    assert!(near.disarm(), "the near deadline must have fired");
+    assert!(!far.disarm(), "the far deadline must not have fired");
+}
+
+#[test]
 fn a_disarmed_deadline_leaves_the_socket_alone() {
     let (mut client, mut server) = pair();
     let armed = Watchdog::arm(&client, Instant::now() + Duration::from_millis(50));
