@@ -6,11 +6,13 @@
 //! ftps-bench get  --server ftp://U:P@127.0.0.1:2121 --ca ca.der --path big.bin [--file out]
 //! ftps-bench put  --server ... --ca ca.der --file local.bin --path remote.bin
 //! ftps-bench many --server ... --ca ca.der --dir small/ --path remote-dir
+//! ftps-bench get  --root served/ --path big.bin       # the embedded server over served/
 //! ```
 //!
 //! Errors go to stderr and the exit status is 1.
 
 mod connect;
+mod embedded;
 mod ops;
 mod trace;
 mod usage;
@@ -23,6 +25,7 @@ use ftps_conformance::remote::{RemoteTarget, TlsVersion};
 use serde_json::{json, Value};
 
 use connect::Backend;
+use embedded::EmbeddedServer;
 use ops::Job;
 
 /// Times one FTPS transfer run of the ftps client and prints one JSON line with the keys op,
@@ -85,12 +88,21 @@ enum Op {
 #[derive(Debug, Args)]
 struct Common {
     /// The server: ftp://USER:PASS@HOST:PORT (explicit FTPS) or ftps://... (implicit).
-    /// Required for now: the default, an embedded server, comes with `ftps-conformance serve`,
-    /// which is not built yet.
+    /// Default: the embedded server (`ftps-conformance serve`, found beside ftps-bench or on
+    /// PATH) started over --root for this run, in a process of its own.
     #[arg(long, value_name = "URL")]
-    server: String,
-    /// The CA certificate to trust (DER or PEM). rustls has no system roots: required with it.
-    #[arg(long, value_name = "FILE")]
+    server: Option<String>,
+    /// The directory the embedded server serves when --server is not given.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = ".",
+        conflicts_with = "server"
+    )]
+    root: PathBuf,
+    /// The CA certificate to trust (DER or PEM) with --server. rustls has no system roots:
+    /// required with it.
+    #[arg(long, value_name = "FILE", requires = "server")]
     ca: Option<PathBuf>,
     /// The TLS backend.
     #[arg(long, value_enum, default_value_t = Backend::Rustls)]
@@ -107,15 +119,25 @@ struct Common {
 }
 
 impl Common {
-    /// The server to connect to, with its CA, version pin and mode.
-    fn target(&self) -> Result<RemoteTarget, String> {
-        let mut target = RemoteTarget::parse_url(&self.server)?;
-        if let Some(ca) = &self.ca {
-            target = target.with_ca_file(ca)?;
-        }
+    /// The server to connect to, with its CA, version pin and mode; the embedded server is
+    /// started first when no --server was given (it runs as long as the returned guard).
+    fn target(&self) -> Result<(RemoteTarget, Option<EmbeddedServer>), String> {
+        let (mut target, embedded) = match &self.server {
+            Some(url) => {
+                let mut target = RemoteTarget::parse_url(url)?;
+                if let Some(ca) = &self.ca {
+                    target = target.with_ca_file(ca)?;
+                }
+                (target, None)
+            }
+            None => {
+                let server = EmbeddedServer::start(&self.root, self.implicit)?;
+                (server.target.clone(), Some(server))
+            }
+        };
         target.tls = self.tls;
         target.implicit |= self.implicit;
-        Ok(target)
+        Ok((target, embedded))
     }
 }
 
@@ -142,7 +164,7 @@ fn run(cli: Cli) -> Result<String, String> {
     if common.trace {
         trace::enable();
     }
-    let target = common.target()?;
+    let (target, _embedded) = common.target()?;
     let run = connect::run(common.backend, &target, &job)?;
     let usage = usage::current()?;
     let tally = run.tally;
@@ -214,7 +236,8 @@ mod tests {
         };
         assert_eq!((path.as_str(), file), ("big.bin", None));
         assert_eq!(common.backend, Backend::Openssl);
-        let target = common.target().unwrap();
+        let (target, embedded) = common.target().unwrap();
+        assert!(embedded.is_none());
         assert_eq!((target.port, target.tls), (2121, Some(TlsVersion::Tls12)));
         assert!(!target.implicit);
     }
@@ -232,8 +255,21 @@ mod tests {
     }
 
     #[test]
-    fn the_server_is_required() {
-        let err = Cli::try_parse_from(["ftps-bench", "get", "--path", "x"]).unwrap_err();
+    fn the_ca_and_the_root_go_with_their_kind_of_server() {
+        let err =
+            Cli::try_parse_from(["ftps-bench", "get", "--path", "x", "--ca", "c"]).unwrap_err();
         assert_eq!(err.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+        let err = Cli::try_parse_from([
+            "ftps-bench",
+            "get",
+            "--path",
+            "x",
+            "--server",
+            "ftp://u@h:1",
+            "--root",
+            "d",
+        ])
+        .unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
     }
 }
