@@ -3,6 +3,7 @@
 
 use std::hash::{BuildHasher, Hasher};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Args;
 use ftps_conformance::remote::TlsVersion;
@@ -61,12 +62,16 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), String> {
             Some(TlsVersion::Tls13) => ServerTls::Tls13,
         },
         require_resumption: args.require_reuse,
-        accept_timeout: std::time::Duration::from_secs(args.idle_timeout.max(1)),
+        accept_timeout: Duration::from_secs(args.idle_timeout.max(1)),
         ..ServerOptions::default()
     };
     let serve_options = ServeOptions {
         login: Some((args.user.clone(), pass.clone())),
         require_tls: true,
+        // Like vsftpd: no wait for the client's close after ours. Clients such as curl
+        // close the data connection only once they have the final reply, so any wait here
+        // would be added to every transfer.
+        close_wait: Duration::ZERO,
         ..ServeOptions::default()
     };
     let standalone = Standalone::start(

@@ -46,6 +46,7 @@ fn start(root: &Path, require_reuse: bool) -> Standalone {
         serve: ServeOptions {
             login: Some((USER.to_owned(), PASS.to_owned())),
             require_tls: true,
+            close_wait: Duration::ZERO,
             ..ServeOptions::default()
         },
         port: 0,

@@ -287,12 +287,16 @@ impl<C: SecureConnection> Client<C> {
         command: &Command,
     ) -> Result<(TcpStream, Option<crate::reply::Reply>)> {
         let deadline = Instant::now() + self.config.timeouts.data_accept;
-        listener
-            .set_nonblocking(true)
-            .map_err(|e| io_error(Phase::DataConnect, e))?;
         let peer_ip = self.control.peer().ip();
         let mut preliminary = None;
         loop {
+            let slice = deadline
+                .saturating_duration_since(Instant::now())
+                .clamp(Duration::from_millis(1), ACCEPT_SLICE);
+            let blocking = accept_blocks_for(listener, slice);
+            listener
+                .set_nonblocking(!blocking)
+                .map_err(|e| io_error(Phase::DataConnect, e))?;
             match listener.accept() {
                 Ok((tcp, from)) if from.ip() == peer_ip => {
                     tcp.set_nonblocking(false)
@@ -307,6 +311,7 @@ impl<C: SecureConnection> Client<C> {
                     if matches!(
                         e.kind(),
                         io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
                             | io::ErrorKind::Interrupted
                             | io::ErrorKind::ConnectionAborted
                     ) => {}
@@ -333,8 +338,34 @@ impl<C: SecureConnection> Client<C> {
                     usable: !self.broken,
                 });
             }
-            std::thread::sleep(Duration::from_millis(5));
+            if !blocking {
+                std::thread::sleep(POLL_INTERVAL);
+            }
         }
+    }
+}
+
+/// How long one wait for the server's active-mode connection lasts before the control
+/// connection is looked at again (for a final reply that ends the wait, DATA-11).
+const ACCEPT_SLICE: Duration = Duration::from_millis(50);
+
+/// Where `accept` cannot block with a time limit, how often it is retried.
+const POLL_INTERVAL: Duration = Duration::from_millis(5);
+
+/// Makes the next `accept` on `listener` block for at most `slice` (Linux applies
+/// `SO_RCVTIMEO` to `accept`), so a connection is taken the moment it arrives; false where
+/// that is not available, and the caller polls.
+fn accept_blocks_for(listener: &TcpListener, slice: Duration) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        socket2::SockRef::from(listener)
+            .set_read_timeout(Some(slice))
+            .is_ok()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (listener, slice);
+        false
     }
 }
 
