@@ -10,6 +10,7 @@ use crate::tls::{SecureConnection, SecureStream, ServerName, TlsError, TlsErrorK
 
 use super::config::Timeouts;
 use super::io_error;
+use super::socket::ack_now;
 
 const READ_CHUNK: usize = 4096;
 
@@ -661,18 +662,3 @@ impl Drop for Armed {
 
 #[cfg(test)]
 mod tests;
-
-/// Acknowledges what was just read at once instead of after the delayed-ACK timer.
-///
-/// Many servers (vsftpd among them) leave Nagle's algorithm on for the control connection: a
-/// final reply written while the preliminary one is still unacknowledged waits for our ACK,
-/// which Linux may delay by up to 200 ms. Asking for a quick ACK after each read sends the
-/// pending ACK now (Linux `TCP_QUICKACK`; elsewhere nothing is done).
-fn ack_now(tcp: &TcpStream) {
-    #[cfg(target_os = "linux")]
-    if let Err(e) = socket2::SockRef::from(tcp).set_quickack(true) {
-        log::debug!("TCP_QUICKACK failed: {e}");
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = tcp;
-}

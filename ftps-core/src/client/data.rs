@@ -12,6 +12,7 @@ use crate::tls::{CloseState, SecureConnection, SecureStream, SessionInfo};
 
 use super::config::{DataConnectionMode, PassiveAddress};
 use super::control::{bounded_handshake, is_timeout, stream_error};
+use super::socket::accept_blocks_for;
 use super::{io_error, Client};
 
 /// One data connection: clear or TLS.
@@ -351,23 +352,6 @@ const ACCEPT_SLICE: Duration = Duration::from_millis(50);
 
 /// Where `accept` cannot block with a time limit, how often it is retried.
 const POLL_INTERVAL: Duration = Duration::from_millis(5);
-
-/// Makes the next `accept` on `listener` block for at most `slice` (Linux applies
-/// `SO_RCVTIMEO` to `accept`), so a connection is taken the moment it arrives; false where
-/// that is not available, and the caller polls.
-fn accept_blocks_for(listener: &TcpListener, slice: Duration) -> bool {
-    #[cfg(target_os = "linux")]
-    {
-        socket2::SockRef::from(listener)
-            .set_read_timeout(Some(slice))
-            .is_ok()
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = (listener, slice);
-        false
-    }
-}
 
 fn set_data_timeouts(tcp: &TcpStream, idle: Duration, write: Duration) -> Result<()> {
     tcp.set_read_timeout(Some(idle))

@@ -12,6 +12,7 @@ mod control;
 mod data;
 mod extensions;
 mod login;
+mod socket;
 mod transfer;
 
 use std::io;

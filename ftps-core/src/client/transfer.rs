@@ -24,6 +24,7 @@ use crate::tls::{CloseState, SecureConnection, SessionInfo};
 
 use super::control::is_timeout;
 use super::data::{data_error, DataStream, Opened};
+use super::socket::ack_now;
 use super::Client;
 
 const COPY_CHUNK: usize = 64 * 1024;
@@ -115,6 +116,8 @@ impl<C: SecureConnection> Read for Download<'_, C> {
         };
         match stream.read(buf) {
             Ok(0) => {
+                // The server may wait for our ACK of its last bytes before it replies.
+                ack_now(stream.tcp());
                 self.end = match stream.close_state() {
                     None | Some(CloseState::CleanClose) => End::Clean,
                     Some(_) => End::Truncated,
@@ -127,6 +130,7 @@ impl<C: SecureConnection> Read for Download<'_, C> {
             }
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
                 // TCP EOF without close_notify: the final reply decides (decision D4).
+                ack_now(stream.tcp());
                 self.end = End::Truncated;
                 Ok(0)
             }
@@ -480,12 +484,15 @@ fn unexpected_final(verb: &str, reply: Reply) -> Error {
 }
 
 /// Reads the data connection until the server closes it, within `limit` in all; the bytes are
-/// discarded (TLS 1.3 tickets among them are kept by the backend).
+/// discarded (TLS 1.3 tickets among them are kept by the backend). Each read is acknowledged
+/// at once: a server that lingers on close waits for that ACK before its final reply.
 fn drain<S: crate::tls::SecureStream>(stream: &mut DataStream<S>, limit: std::time::Duration) {
     let deadline = std::time::Instant::now() + limit;
     let mut buf = [0u8; 4096];
     while std::time::Instant::now() < deadline {
-        match stream.read(&mut buf) {
+        let result = stream.read(&mut buf);
+        ack_now(stream.tcp());
+        match result {
             Ok(0) | Err(_) => return,
             Ok(_) => {}
         }
