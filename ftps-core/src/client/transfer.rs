@@ -11,6 +11,8 @@
 
 mod abort;
 mod resume;
+#[cfg(test)]
+mod tests;
 
 use std::io::{self, Read, Write};
 
@@ -486,6 +488,11 @@ fn unexpected_final(verb: &str, reply: Reply) -> Error {
 /// Reads the data connection until the server closes it, within `limit` in all; the bytes are
 /// discarded (TLS 1.3 tickets among them are kept by the backend). Each read is acknowledged
 /// at once: a server that lingers on close waits for that ACK before its final reply.
+///
+/// After the server's close_notify the TCP stream is read on to its FIN: closing our socket
+/// while that FIN is in flight can lose it (the kernel is turning the socket into a time-wait
+/// entry), and a server that lingers on close (vsftpd) then waits one retransmission timeout,
+/// about 200 ms, before its final reply.
 fn drain<S: crate::tls::SecureStream>(stream: &mut DataStream<S>, limit: std::time::Duration) {
     let deadline = std::time::Instant::now() + limit;
     let mut buf = [0u8; 4096];
@@ -493,6 +500,18 @@ fn drain<S: crate::tls::SecureStream>(stream: &mut DataStream<S>, limit: std::ti
         let result = stream.read(&mut buf);
         ack_now(stream.tcp());
         match result {
+            Ok(0) => break,
+            Err(_) => return,
+            Ok(_) => {}
+        }
+    }
+    let mut tcp = stream.tcp();
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() || tcp.set_read_timeout(Some(left)).is_err() {
+            return;
+        }
+        match tcp.read(&mut buf) {
             Ok(0) | Err(_) => return,
             Ok(_) => {}
         }

@@ -1,0 +1,105 @@
+//! The end of an upload's data connection, over real sockets: after the server's close_notify
+//! the client reads on to the server's FIN, and no longer than its limit.
+
+use std::io::{self, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::drain;
+use crate::client::data::DataStream;
+use crate::tls::{CloseState, SecureStream, SessionInfo, TlsError};
+
+/// A TLS stream whose peer's close_notify has already been read: every read is `Ok(0)`.
+struct PeerClosedTls {
+    tcp: TcpStream,
+}
+
+impl Read for PeerClosedTls {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        Ok(0)
+    }
+}
+
+impl Write for PeerClosedTls {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl SecureStream for PeerClosedTls {
+    fn send_close_notify(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn close_state(&self) -> CloseState {
+        CloseState::CleanClose
+    }
+
+    fn unwrap_tcp(&mut self) -> Result<(TcpStream, Vec<u8>), TlsError> {
+        Err(TlsError::from_io(io::ErrorKind::Unsupported.into()))
+    }
+
+    fn session_info(&self) -> SessionInfo {
+        SessionInfo::new()
+    }
+
+    fn tcp(&self) -> &TcpStream {
+        &self.tcp
+    }
+}
+
+/// A connected pair: (client side, server side).
+fn socket_pair() -> (TcpStream, TcpStream) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    (client, server)
+}
+
+#[test]
+fn drain_reads_past_close_notify_to_the_servers_fin() {
+    let (client, mut server) = socket_pair();
+    let peer = thread::spawn(move || {
+        // The FIN comes a while after the close_notify (already read by the fake stream),
+        // with a stray byte before it.
+        thread::sleep(Duration::from_millis(150));
+        server.write_all(b"x").unwrap();
+        server.shutdown(std::net::Shutdown::Write).unwrap();
+        server
+    });
+    let mut stream = DataStream::Tls(PeerClosedTls { tcp: client });
+    drain(&mut stream, Duration::from_secs(10));
+    // The FIN was consumed: a read that cannot wait finds end-of-stream, not "no data yet".
+    let tcp = stream.tcp();
+    tcp.set_nonblocking(true).unwrap();
+    let mut byte = [0u8; 1];
+    assert_eq!((&*tcp).read(&mut byte).unwrap(), 0);
+    drop(peer.join().unwrap());
+}
+
+#[test]
+fn drain_gives_up_at_its_limit_when_the_server_never_closes() {
+    let (client, server) = socket_pair();
+    let (done, wait) = mpsc::channel::<()>();
+    let peer = thread::spawn(move || {
+        // Keeps the connection open until the test is over.
+        let _ = wait.recv_timeout(Duration::from_secs(30));
+        drop(server);
+    });
+    let mut stream = DataStream::Tls(PeerClosedTls { tcp: client });
+    let started = Instant::now();
+    drain(&mut stream, Duration::from_millis(300));
+    let took = started.elapsed();
+    done.send(()).unwrap();
+    peer.join().unwrap();
+    assert!(
+        took >= Duration::from_millis(300) && took < Duration::from_secs(5),
+        "drain took {took:?}"
+    );
+}
