@@ -9,5 +9,7 @@ cd "$(dirname "$0")/.."
 scripts/install-servers.sh
 export FTPS_REAL_SERVERS=1
 cargo test --workspace "$@"
+# The fuzz targets' seeds and past crash inputs, replayed on stable (fuzz/ is its own workspace).
+cargo test --manifest-path fuzz/Cargo.toml --locked --no-default-features --target-dir target
 # The README's quickstart, against the embedded server.
 cargo run -q -p ftps --example quickstart

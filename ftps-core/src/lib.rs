@@ -51,6 +51,13 @@ pub mod reply;
 pub mod session;
 pub mod tls;
 
+/// Internals for the fuzz targets in `fuzz/` (Cargo feature `fuzzing`); not a stable API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::client::fuzzing::{judge_download_end, DataEnd};
+}
+
 pub use client::{
     Client, ClientBuilder, DataConnectionMode, Download, Mode, PassiveAddress, PasswordPrompt,
     Timeouts, TransferOutcome, Upload,

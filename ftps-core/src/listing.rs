@@ -340,9 +340,10 @@ impl Features {
             .map(str::trim)
             .filter(|f| !f.is_empty())
             .map(|f| match f.strip_suffix('*') {
-                Some(name) => (name.to_ascii_lowercase(), true),
+                Some(name) => (name.trim().to_ascii_lowercase(), true),
                 None => (f.to_ascii_lowercase(), false),
             })
+            .filter(|(name, _)| !name.is_empty())
             .collect()
     }
 }

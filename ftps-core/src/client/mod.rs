@@ -22,6 +22,12 @@ pub use config::{ClientBuilder, DataConnectionMode, Mode, PassiveAddress, Timeou
 pub use login::PasswordPrompt;
 pub use transfer::{Download, TransferOutcome, Upload};
 
+/// Internals for the fuzz targets (Cargo feature `fuzzing`).
+#[cfg(feature = "fuzzing")]
+pub(crate) mod fuzzing {
+    pub use super::transfer::{judge_download_end, DataEnd};
+}
+
 use crate::command::{Command, ProtectionLevel, TransferType};
 use crate::error::{Error, Phase, ProtocolError, Result};
 use crate::listing::Features;

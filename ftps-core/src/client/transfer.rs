@@ -210,6 +210,47 @@ impl<C: SecureConnection> Drop for Download<'_, C> {
     }
 }
 
+/// How a download's data connection ended, for [`judge_download_end`] (fuzz targets only).
+#[cfg(feature = "fuzzing")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DataEnd {
+    /// Still open: only with a failure (the read failed before the end).
+    Open,
+    /// close_notify (TLS) or FIN (clear).
+    Clean,
+    /// TCP EOF without close_notify.
+    Truncated,
+}
+
+/// The verdict [`Download::finish`] gives for a data connection that ended as `end` (with the
+/// read error `failure`, if any) and the session's action for the final reply. Exposed for the
+/// fuzz targets in `fuzz/`; not a stable API.
+#[cfg(feature = "fuzzing")]
+pub fn judge_download_end(
+    end: DataEnd,
+    failure: Option<io::Error>,
+    final_reply: Result<Action>,
+    tls: bool,
+    strict: bool,
+) -> Result<TransferOutcome> {
+    let end = match end {
+        DataEnd::Open => End::Open,
+        DataEnd::Clean => End::Clean,
+        DataEnd::Truncated => End::Truncated,
+    };
+    judge_download(
+        "RETR",
+        0,
+        end,
+        failure,
+        final_reply,
+        tls,
+        strict,
+        false,
+        None,
+    )
+}
+
 #[allow(clippy::too_many_arguments)]
 fn judge_download(
     verb: &str,

@@ -89,3 +89,91 @@ fn raw_security_commands_become_typed() {
 fn raw_refuses_bad_lines(#[case] line: &[u8]) {
     assert!(Command::parse_raw(line).is_err());
 }
+
+/// A command with an arbitrary byte argument (CR, LF and NUL more likely than by chance).
+fn any_command() -> impl proptest::strategy::Strategy<Value = Command> {
+    use proptest::prelude::*;
+    let arg = proptest::collection::vec(
+        prop_oneof![3 => any::<u8>(), 1 => prop::sample::select(vec![b'\r', b'\n', 0u8])],
+        0..40,
+    );
+    (0u8..14, arg).prop_map(|(which, arg)| match which {
+        0 => Command::Auth(arg),
+        1 => Command::User(arg),
+        2 => Command::Pass(Secret::new(arg)),
+        3 => Command::Acct(Secret::new(arg)),
+        4 => Command::Retr(arg),
+        5 => Command::Stor(arg),
+        6 => Command::Appe(arg),
+        7 => Command::Cwd(arg),
+        8 => Command::Mkd(arg),
+        9 => Command::Dele(arg),
+        10 => Command::Rnfr(arg),
+        11 => Command::List(Some(arg)),
+        12 => Command::Site(arg),
+        _ => Command::Mlst(Some(arg)),
+    })
+}
+
+/// A password of at least four bytes that the masked forms (`PASS ***`, `Command(ACCT ***)`)
+/// do not contain by themselves.
+fn any_password() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    "[ -~]{4,24}".prop_filter("not a part of the masked text", |p| {
+        !"Command(PASS ***) Command(ACCT ***) Secret(***)".contains(p.as_str())
+    })
+}
+
+proptest::proptest! {
+    // CMD-01: an encoded command is exactly one line; a refused one appends nothing.
+    #[test]
+    fn an_encoded_command_is_one_line(command in any_command()) {
+        let mut out = b"kept".to_vec();
+        let argument = command.argument().unwrap_or_default();
+        let forbidden = argument.iter().any(|b| matches!(b, b'\r' | b'\n' | 0));
+        match command.encode(&mut out) {
+            Ok(()) => {
+                proptest::prop_assert!(!forbidden);
+                let line = &out[4..];
+                proptest::prop_assert!(line.ends_with(b"\r\n"));
+                let body = &line[..line.len() - 2];
+                proptest::prop_assert!(!body.iter().any(|b| matches!(b, b'\r' | b'\n' | 0)));
+                proptest::prop_assert!(body.starts_with(command.verb().as_bytes()));
+            }
+            Err(e) => {
+                proptest::prop_assert!(forbidden, "{e}");
+                proptest::prop_assert_eq!(&out, b"kept");
+            }
+        }
+    }
+
+    // A password given to PASS or ACCT never shows in Debug or Display of the command, of the
+    // error refusing it, or of a session's refusal to send it in the clear.
+    #[test]
+    fn passwords_never_show(password in any_password(), cr in proptest::bool::ANY) {
+        use crate::session::{Policy, Session};
+
+        let secret = if cr { format!("{password}\r") } else { password.clone() };
+        for command in [
+            Command::Pass(Secret::new(secret.clone())),
+            Command::Acct(Secret::new(secret.clone())),
+        ] {
+            let mut texts = vec![format!("{command}"), format!("{command:?}")];
+            if let Err(e) = command.encode(&mut Vec::new()) {
+                texts.push(format!("{e} {e:?}"));
+                let error = crate::Error::from(e);
+                texts.push(format!("{error} {error:?}"));
+            }
+            if let Err(refusal) = Session::new(Policy::require_tls()).command(&command, &mut Vec::new()) {
+                texts.push(format!("{refusal} {refusal:?}"));
+            }
+            let line = [command.verb().as_bytes(), b" ", secret.as_bytes()].concat();
+            if let Err(e) = Command::parse_raw(&line) {
+                texts.push(format!("{e} {e:?}"));
+            }
+            for text in texts {
+                proptest::prop_assert!(!text.contains(&password), "{text}");
+            }
+        }
+    }
+}

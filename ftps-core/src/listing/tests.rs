@@ -230,6 +230,23 @@ fn no_features() {
         assert!(!features.supports("AUTH TLS"));
     }
     assert_eq!(Features::none().mlst_facts(), []);
+}
+
+// Found by the `feat` fuzz target: a lone `*` (or `;;`) names no fact.
+#[test]
+fn mlst_facts_skip_empty_names() {
+    let reply = Reply::from_lines(
+        211,
+        vec![
+            b"211-Features:".to_vec(),
+            b" MLST *;size*; ;Type;".to_vec(),
+            b"211 End".to_vec(),
+        ],
+    );
+    assert_eq!(
+        Features::parse(&reply).mlst_facts(),
+        [("size".to_owned(), true), ("type".to_owned(), false)]
+    );
     assert!(Features::parse(&feat_reply(&["Features:", "  ", "End"])).is_empty());
 }
 

@@ -1,16 +1,31 @@
-//! Fuzzes `ftps_core::reply::ReplyParser` (SCENARIOS BAD-06): any byte sequence gives replies or
-//! a typed error, never a panic, in bounded memory, and the way the bytes are split into reads
-//! does not change the result.
+//! `reply`: the reply parser (SCENARIOS BAD-06, REPLY-04).
 //!
-//! The first input byte picks the limits (bit 7) and the size of the reads (bits 0-5); the rest
-//! is what the server sends.
-#![no_main]
+//! Input: the first byte picks the limits (bit 7: small ones) and the size of the reads (bits
+//! 0-5, 1 to 64 bytes); the rest is what the server sends. Oracle: replies have a code in
+//! 100..=599 and stay within the limits; after each read only the partial line is kept, and it
+//! is bounded; an error poisons the parser (the same error again, nothing kept); and the
+//! replies and errors are the same whether the bytes come in one read or in many.
 
 use ftps_core::reply::{Reply, ReplyError, ReplyLimits, ReplyParser};
-use libfuzzer_sys::fuzz_target;
+
+/// Runs one input; panics if the oracle fails.
+pub fn run(data: &[u8]) {
+    let Some((&selector, input)) = data.split_first() else {
+        return;
+    };
+    let limits = if selector & 0x80 != 0 {
+        ReplyLimits::new(24, 4, 96)
+    } else {
+        ReplyLimits::default()
+    };
+    let read_size = usize::from(selector & 0x3f) + 1;
+    let whole = parse(limits, &[input]);
+    let pieces: Vec<&[u8]> = input.chunks(read_size).collect();
+    assert_eq!(parse(limits, &pieces), whole);
+}
 
 /// Feeds `chunks` one by one, draining the parser after each, and checks its invariants.
-fn run(limits: ReplyLimits, chunks: &[&[u8]]) -> Vec<Result<Reply, ReplyError>> {
+pub fn parse(limits: ReplyLimits, chunks: &[&[u8]]) -> Vec<Result<Reply, ReplyError>> {
     let mut parser = ReplyParser::new(limits);
     let mut out = Vec::new();
     for chunk in chunks {
@@ -25,14 +40,11 @@ fn run(limits: ReplyLimits, chunks: &[&[u8]]) -> Vec<Result<Reply, ReplyError>> 
                     out.push(Ok(reply));
                 }
                 Ok(None) => {
-                    // Every complete line was consumed; only the partial line is kept, and it
-                    // is bounded.
                     assert_eq!(parser.buffered(), parser.partial_line());
                     assert!(parser.partial_line().len() <= limits.max_line + 2);
                     break;
                 }
                 Err(e) => {
-                    // Poisoned: the same error again, and nothing kept.
                     assert_eq!(parser.next_reply(), Err(e.clone()));
                     assert!(parser.buffered().is_empty());
                     out.push(Err(e));
@@ -43,18 +55,3 @@ fn run(limits: ReplyLimits, chunks: &[&[u8]]) -> Vec<Result<Reply, ReplyError>> 
     }
     out
 }
-
-fuzz_target!(|data: &[u8]| {
-    let Some((&selector, input)) = data.split_first() else {
-        return;
-    };
-    let limits = if selector & 0x80 != 0 {
-        ReplyLimits::new(24, 4, 96)
-    } else {
-        ReplyLimits::default()
-    };
-    let read_size = usize::from(selector & 0x3f) + 1;
-    let whole = run(limits, &[input]);
-    let pieces: Vec<&[u8]> = input.chunks(read_size).collect();
-    assert_eq!(run(limits, &pieces), whole);
-});
