@@ -28,6 +28,7 @@
 
 pub mod backends;
 pub mod checks;
+pub mod fault;
 pub mod guide;
 pub mod harness;
 mod macros;

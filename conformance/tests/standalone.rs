@@ -3,11 +3,14 @@
 //! SHA-256 against the files on disk, directories, restarts, login checks, several clients at
 //! once, and the `serve` binary's ready line.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use common::{pattern, TempDir};
 use ftps_conformance::server::{
     shared_pki, ServeOptions, ServerOptions, Standalone, StandaloneOptions,
 };
@@ -17,25 +20,6 @@ use sha2::{Digest, Sha256};
 
 const USER: &str = "bench";
 const PASS: &str = "s3cret";
-
-/// A directory under the system's temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir =
-            std::env::temp_dir().join(format!("ftps-standalone-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temporary directory");
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn start(root: &Path, require_reuse: bool) -> Standalone {
     let options = StandaloneOptions {
@@ -71,26 +55,13 @@ fn login(port: u16) -> Client<RustlsConnector> {
     client
 }
 
-/// Bytes that differ at every position for a while (not a repeated block).
-fn pattern(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2_654_435_761).max(1);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
-}
-
 fn sha(bytes: &[u8]) -> Vec<u8> {
     Sha256::digest(bytes).to_vec()
 }
 
 #[test]
 fn files_go_to_disk_and_come_back_byte_for_byte() {
-    let dir = TempDir::new("roundtrip");
+    let dir = TempDir::new("standalone", "roundtrip");
     let on_disk = pattern(5 * 1024 * 1024 + 17, 1);
     std::fs::write(dir.0.join("big.bin"), &on_disk).unwrap();
     let server = start(&dir.0, true);
@@ -148,7 +119,7 @@ fn files_go_to_disk_and_come_back_byte_for_byte() {
 
 #[test]
 fn paths_cannot_climb_out_of_the_root() {
-    let outer = TempDir::new("escape");
+    let outer = TempDir::new("standalone", "escape");
     std::fs::write(outer.0.join("secret"), b"outside").unwrap();
     let root = outer.0.join("root");
     std::fs::create_dir(&root).unwrap();
@@ -170,7 +141,7 @@ fn paths_cannot_climb_out_of_the_root() {
 
 #[test]
 fn a_wrong_password_is_refused() {
-    let dir = TempDir::new("login");
+    let dir = TempDir::new("standalone", "login");
     let server = start(&dir.0, false);
     let mut client = connect(server.addr().port());
     let err = client.login(USER, "wrong").unwrap_err();
@@ -182,7 +153,7 @@ fn a_wrong_password_is_refused() {
 
 #[test]
 fn several_clients_at_once_each_get_their_own_files() {
-    let dir = TempDir::new("concurrent");
+    let dir = TempDir::new("standalone", "concurrent");
     let server = start(&dir.0, true);
     let port = server.addr().port();
     let workers: Vec<_> = (0..4u32)
@@ -221,7 +192,7 @@ impl Drop for ServeProcess {
 
 #[test]
 fn the_serve_command_prints_a_ready_line_clients_can_use() {
-    let dir = TempDir::new("binary");
+    let dir = TempDir::new("standalone", "binary");
     std::fs::write(dir.0.join("hello.txt"), b"hello from disk\n").unwrap();
     let ca_file = dir.0.join("ca.pem");
     let mut child = Command::new(env!("CARGO_BIN_EXE_ftps-conformance"))

@@ -605,11 +605,19 @@ impl Conn {
         Ok(listener)
     }
 
-    /// Listens for a data connection on the control connection's local address, port 0, and
-    /// sends nothing (the script sends its own reply).
+    /// Listens for a data connection on the control connection's local address (on the first
+    /// free port of [`ServerOptions::passive_ports`], or one the system picks), and sends
+    /// nothing (the script sends its own reply).
     pub fn listen_data(&mut self) -> Result<DataListener, String> {
-        let listener = TcpListener::bind(SocketAddr::new(self.local.ip(), 0))
-            .map_err(|e| format!("data listener bind failed: {e}"))?;
+        let ip = self.local.ip();
+        let listener = match self.options.passive_ports.clone() {
+            None => TcpListener::bind(SocketAddr::new(ip, 0))
+                .map_err(|e| format!("data listener bind failed: {e}"))?,
+            Some(ports) => ports
+                .clone()
+                .find_map(|port| TcpListener::bind(SocketAddr::new(ip, port)).ok())
+                .ok_or_else(|| format!("no free passive port in {ports:?}"))?,
+        };
         DataListener::new(listener)
     }
 

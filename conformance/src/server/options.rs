@@ -1,6 +1,7 @@
 //! The knobs of one test server.
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use super::pki::CertChoice;
@@ -60,6 +61,10 @@ pub struct ServerOptions {
     /// The address the control listener and the passive data listeners bind; default
     /// `127.0.0.1`.
     pub bind_ip: IpAddr,
+    /// The ports the passive data listeners bind, the first free one in order; default `None`
+    /// (a port the system picks). A [`FaultProxy`](crate::fault::FaultProxy) in front of the
+    /// server listens on the same ports.
+    pub passive_ports: Option<RangeInclusive<u16>>,
 }
 
 impl Default for ServerOptions {
@@ -75,6 +80,7 @@ impl Default for ServerOptions {
             require_resumption: false,
             accept_timeout: Duration::from_secs(5),
             bind_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            passive_ports: None,
         }
     }
 }

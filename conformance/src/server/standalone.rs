@@ -87,7 +87,7 @@ impl Standalone {
         }
     }
 
-    /// Stops the server and waits for its accept loop.
+    /// Stops the server and waits for its accept loop and its sessions.
     pub fn stop(self) {
         drop(self);
     }
@@ -112,14 +112,16 @@ fn accept_loop(
 ) {
     let active = Arc::new(AtomicUsize::new(0));
     let forever = Duration::from_secs(365 * 24 * 3600);
+    let mut sessions: Vec<JoinHandle<()>> = Vec::new();
     while !stop.load(Ordering::Relaxed) {
+        sessions.retain(|s| !s.is_finished());
         let (tcp, peer) = match net::accept(listener, Bound::after(forever, stop)) {
             Ok(Some(accepted)) => accepted,
             Ok(None) => continue,
-            Err(e) if e == net::STOPPED => return,
+            Err(e) if e == net::STOPPED => break,
             Err(e) => {
                 log::error!("accepting a control connection: {e}");
-                return;
+                break;
             }
         };
         if active.fetch_add(1, Ordering::SeqCst) >= MAX_SESSIONS {
@@ -137,10 +139,17 @@ fn accept_loop(
                 }
                 session_count.fetch_sub(1, Ordering::SeqCst);
             });
-        if let Err(e) = spawned {
-            log::error!("cannot start a session thread: {e}");
-            active.fetch_sub(1, Ordering::SeqCst);
+        match spawned {
+            Ok(handle) => sessions.push(handle),
+            Err(e) => {
+                log::error!("cannot start a session thread: {e}");
+                active.fetch_sub(1, Ordering::SeqCst);
+            }
         }
+    }
+    // Every wait of a session sees the stop flag: they all end promptly.
+    for session in sessions {
+        let _ = session.join();
     }
 }
 

@@ -1,5 +1,7 @@
-//! What the real-server test targets share that is no library API: the backends made from the
-//! CA a start script printed, and the `main` of a data-modes target.
+//! What the test targets share that is no library API: the backends made from the CA a start
+//! script printed, the `main` of a data-modes target, temporary directories and test content.
+
+#![allow(dead_code)] // each target uses a part
 
 use ftps_conformance::real::modes::ModesSuite;
 use libtest_mimic::{Arguments, Trial};
@@ -25,7 +27,6 @@ pub(crate) fn native(ca: &[u8]) -> ftps_native::NativeTlsConnector {
 }
 
 /// Runs `suite`'s trials for every backend compiled in and each TLS version.
-#[allow(dead_code)] // only the data-modes targets use it
 pub(crate) fn modes_main(suite: ModesSuite) -> std::process::ExitCode {
     let args = Arguments::from_args();
     let mut trials: Vec<Trial> = Vec::new();
@@ -37,4 +38,35 @@ pub(crate) fn modes_main(suite: ModesSuite) -> std::process::ExitCode {
         trials.extend(suite.trials("native_tls", tls, version, native));
     }
     libtest_mimic::run(&args, trials).exit_code()
+}
+
+/// A directory under the system's temporary directory (`ftps-TAG-NAME-PID`), removed on drop.
+pub(crate) struct TempDir(pub(crate) std::path::PathBuf);
+
+impl TempDir {
+    pub(crate) fn new(tag: &str, name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("ftps-{tag}-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temporary directory");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Bytes that differ at every position for a while (not a repeated block).
+pub(crate) fn pattern(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2_654_435_761).max(1);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
 }
