@@ -142,6 +142,10 @@ fn session<C: SecureConnection>(port: u16, connector: C, server: &Server) -> Out
             .handshake_timeout(LIMIT)
             .data_accept_timeout(LIMIT)
             .data_timeout(LIMIT)
+            // The server always sends close_notify. With the default (decision D4), a download
+            // or a listing cut by a FIN after the server had written it all returns `Ok`,
+            // flagged unclean: the issue 8 note has the figures and what is left to decide.
+            .strict_tls_eof(true)
             .connect(connector)?;
         client.login(USER, PASS)?;
         let names = client.list(None)?;

@@ -126,7 +126,7 @@ pub(crate) struct Config {
     pub(crate) protection_before_login: bool,
     pub(crate) data_mode: DataConnectionMode,
     pub(crate) passive_address: PassiveAddress,
-    pub(crate) strict_tls_eof: Option<bool>,
+    pub(crate) strict_tls_eof: bool,
     pub(crate) reply_limits: ReplyLimits,
     pub(crate) pinned_certificate: Option<Vec<u8>>,
     pub(crate) config_error: Option<CommandError>,
@@ -167,7 +167,7 @@ impl ClientBuilder {
                 protection_before_login: false,
                 data_mode: DataConnectionMode::Passive,
                 passive_address: PassiveAddress::ControlPeer,
-                strict_tls_eof: None,
+                strict_tls_eof: false,
                 reply_limits: ReplyLimits::default(),
                 pinned_certificate: None,
                 config_error: None,
@@ -277,21 +277,10 @@ impl ClientBuilder {
         self
     }
 
-    /// How a protected data connection that ends with a bare TCP FIN, without close_notify,
-    /// is judged when the server's final reply is positive (SCENARIOS decision D4).
-    ///
-    /// - Not called (the default): a listing (`LIST`, `NLST`, `MLSD`) is
-    ///   [`Error::Truncated`](crate::Error::Truncated), since a caller acting on a listing
-    ///   cannot tell a short one from a complete one; a download is accepted and flagged
-    ///   ([`TransferOutcome::clean_tls_shutdown`](crate::TransferOutcome::clean_tls_shutdown)
-    ///   is `Some(false)`) until the server has ended a data connection of the session with
-    ///   close_notify, and truncated after that (see
-    ///   [`Download::finish`](crate::Download::finish)).
-    /// - `true`: always truncated.
-    /// - `false`: always accepted and flagged, listings included: for servers that never send
-    ///   close_notify.
+    /// Treats a download whose TLS stream ended without close_notify as truncated even when
+    /// the server's final reply is positive (SCENARIOS decision D4).
     pub fn strict_tls_eof(mut self, yes: bool) -> Self {
-        self.config.strict_tls_eof = Some(yes);
+        self.config.strict_tls_eof = yes;
         self
     }
 

@@ -63,9 +63,6 @@ pub struct Client<C: SecureConnection> {
     abandoned_transfer: bool,
     broken: bool,
     last_data_session: Option<SessionInfo>,
-    /// Whether this server ended a data connection of this session with close_notify: from
-    /// then on a download that ends with a bare FIN is truncated (see [`Download::finish`]).
-    server_sends_close_notify: bool,
     greeting: Option<Reply>,
     features: Option<Features>,
 }
@@ -113,7 +110,6 @@ impl<C: SecureConnection> Client<C> {
             abandoned_transfer: false,
             broken: false,
             last_data_session: None,
-            server_sends_close_notify: false,
             greeting: None,
             features: None,
         };

@@ -153,16 +153,6 @@ impl<C: SecureConnection> Download<'_, C> {
 
     /// Reads what is left of the data (discarding it), ends the data connection (answering the
     /// server's close_notify), reads the final reply and judges the transfer.
-    ///
-    /// A TLS stream that ended with a bare TCP FIN, without close_notify, is accepted with a
-    /// positive final reply and flagged ([`TransferOutcome::clean_tls_shutdown`] is
-    /// `Some(false)`: SCENARIOS CLOSE-02), unless this server already ended a data connection
-    /// of this session with close_notify: a server known to send close_notify that did not is
-    /// taken to have been cut off (a network attacker can forge a FIN, not a close_notify), and
-    /// the transfer is [`Error::Truncated`]. [`ClientBuilder::strict_tls_eof`] makes it always
-    /// one or always the other.
-    ///
-    /// [`ClientBuilder::strict_tls_eof`]: crate::ClientBuilder::strict_tls_eof
     pub fn finish(mut self) -> Result<TransferOutcome> {
         self.finished = true;
         let mut sink = [0u8; COPY_CHUNK];
@@ -174,17 +164,6 @@ impl<C: SecureConnection> Download<'_, C> {
         let mut stream = self.stream.take();
         let data_session = stream.as_ref().and_then(DataStream::session_info);
         let tls = stream.as_ref().is_some_and(|s| s.close_state().is_some());
-        let configured = self.client.config.strict_tls_eof;
-        let strict = configured.unwrap_or(self.client.server_sends_close_notify);
-        if tls && self.end == End::Truncated && configured.is_none() && strict {
-            log::warn!(
-                "download: a bare FIN without close_notify from a server that sent close_notify \
-                 before in this session: taken as truncated"
-            );
-        }
-        if tls && self.end == End::Clean {
-            self.client.server_sends_close_notify = true;
-        }
         if self.end == End::Clean {
             if let Some(s) = stream.as_mut() {
                 // Answer the server's close_notify (RFC 5246 §7.2.1, SCENARIOS CLOSE-05).
@@ -206,7 +185,7 @@ impl<C: SecureConnection> Download<'_, C> {
             self.failure.take(),
             final_reply,
             tls,
-            strict,
+            client.config.strict_tls_eof,
             not_resumed,
             data_session,
         );
@@ -480,9 +459,6 @@ impl<C: SecureConnection> Upload<'_, C> {
                     log::debug!("upload: close_notify and FIN sent, draining the data connection");
                     drain(s, self.client.config.timeouts.data_idle);
                     log::debug!("upload: the server closed the data connection");
-                    if s.close_state() == Some(CloseState::CleanClose) {
-                        self.client.server_sends_close_notify = true;
-                    }
                 }
             }
         }
@@ -752,16 +728,7 @@ impl<C: SecureConnection> Client<C> {
         let mut download = self.download_stream(command, true)?;
         let mut raw = Vec::new();
         copy_download(&mut download, &mut raw)?;
-        let outcome = download.finish()?;
-        // A caller acting on a listing cannot tell a short one: without close_notify it is
-        // truncated unless the user said the server never sends one.
-        if outcome.clean_tls_shutdown() == Some(false) && self.config.strict_tls_eof.is_none() {
-            return self.guard(Err(Error::Truncated {
-                bytes: outcome.bytes(),
-                reply: Some(outcome.reply().clone()),
-                usable: true,
-            }));
-        }
+        download.finish()?;
         Ok(raw
             .split(|b| *b == b'\n')
             .map(|l| l.strip_suffix(b"\r").unwrap_or(l).to_vec())

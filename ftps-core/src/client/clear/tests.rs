@@ -1,4 +1,4 @@
-//! `CCC`, `REIN` and the end of a download against a fake TLS backend over real sockets.
+//! `CCC` and `REIN` against a fake TLS backend over real sockets.
 //!
 //! The fake "TLS" stream passes bytes through unchanged, except that a NUL byte stands for a
 //! close_notify, in both directions. Unlike the real backends, which read one TLS record at a
@@ -7,7 +7,7 @@
 //! the client feeds them to the reply parser first, losing and repeating nothing.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
@@ -592,108 +592,4 @@ fn rein_sends_host_again_where_the_connection_start_sends_it() {
             "HOST 127.0.0.1"
         ]
     );
-}
-
-/// `EPSV` · `229` · `RETR f` · `150`, then `body` on the data connection, ended with a
-/// close_notify and a FIN (`close_notify`) or a bare FIN, then `226`.
-fn serve_download(srv: &mut Srv, body: &[u8], close_notify: bool) -> io::Result<()> {
-    serve_data(srv, "RETR f", body, close_notify)
-}
-
-/// [`serve_download`] for any transfer `command`.
-fn serve_data(srv: &mut Srv, command: &str, body: &[u8], close_notify: bool) -> io::Result<()> {
-    srv.expect("EPSV")?;
-    let listener = TcpListener::bind("127.0.0.1:0")?;
-    let port = listener.local_addr()?.port();
-    srv.send(&format!("229 Entering Extended Passive Mode (|||{port}|)"))?;
-    srv.expect(command)?;
-    srv.send("150 here it comes")?;
-    let (mut data, _) = listener.accept()?;
-    data.write_all(body)?;
-    if close_notify {
-        data.write_all(&[CLOSE])?;
-    }
-    data.shutdown(Shutdown::Write)?;
-    data.set_read_timeout(Some(Duration::from_secs(2)))?;
-    let _ = data.read_to_end(&mut Vec::new());
-    srv.send("226 Transfer complete")
-}
-
-#[test]
-fn a_bare_fin_from_a_server_that_sent_close_notify_before_is_truncation() {
-    let (addr, handle) = server(|srv| {
-        srv.secure_login()?;
-        srv.expect("TYPE I")?;
-        srv.send("200 binary")?;
-        serve_download(srv, b"first", true)?;
-        serve_download(srv, b"second, cut", false)?;
-        srv.expect("QUIT")?;
-        srv.send("221 bye")
-    });
-    let mut client = builder(addr).connect(FakeConnector::default()).unwrap();
-    client.login("alice", "secret").unwrap();
-    let mut first = Vec::new();
-    let outcome = client.download("f", &mut first).unwrap();
-    assert_eq!(
-        (first.as_slice(), outcome.clean_tls_shutdown()),
-        (&b"first"[..], Some(true))
-    );
-    let mut second = Vec::new();
-    let e = client.download("f", &mut second).unwrap_err();
-    assert!(matches!(e, Error::Truncated { .. }), "{e:?}");
-    client.quit().unwrap();
-    finish(handle);
-}
-
-#[test]
-fn a_bare_fin_on_the_first_download_is_accepted_and_flagged() {
-    let (addr, handle) = server(|srv| {
-        srv.secure_login()?;
-        srv.expect("TYPE I")?;
-        srv.send("200 binary")?;
-        serve_download(srv, b"only", false)?;
-        srv.expect("QUIT")?;
-        srv.send("221 bye")
-    });
-    let mut client = builder(addr).connect(FakeConnector::default()).unwrap();
-    client.login("alice", "secret").unwrap();
-    let mut got = Vec::new();
-    let outcome = client.download("f", &mut got).unwrap();
-    assert_eq!(
-        (got.as_slice(), outcome.clean_tls_shutdown()),
-        (&b"only"[..], Some(false))
-    );
-    client.quit().unwrap();
-    finish(handle);
-}
-
-#[test]
-fn a_listing_without_close_notify_is_truncated_unless_the_user_says_so() {
-    for lenient in [false, true] {
-        let (addr, handle) = server(|srv| {
-            srv.secure_login()?;
-            srv.expect("TYPE I")?;
-            srv.send("200 binary")?;
-            serve_data(srv, "LIST", b"-rw-r--r-- 1 u g 5 Jan 1 2024 a\r\n", false)?;
-            srv.expect("QUIT")?;
-            srv.send("221 bye")
-        });
-        let builder = builder(addr);
-        let builder = if lenient {
-            builder.strict_tls_eof(false)
-        } else {
-            builder
-        };
-        let mut client = builder.connect(FakeConnector::default()).unwrap();
-        client.login("alice", "secret").unwrap();
-        let result = client.list(None);
-        if lenient {
-            assert_eq!(result.unwrap(), ["-rw-r--r-- 1 u g 5 Jan 1 2024 a"]);
-        } else {
-            let e = result.unwrap_err();
-            assert!(matches!(e, Error::Truncated { .. }), "{e:?}");
-        }
-        client.quit().unwrap();
-        finish(handle);
-    }
 }
