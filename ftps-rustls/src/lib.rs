@@ -286,9 +286,6 @@ pub struct RustlsStream {
     config: Arc<ClientConfig>,
     input: Input,
     close: CloseTracker,
-    /// The first error rustls returned: it has sent its fatal alert and must not be fed again,
-    /// so every later read returns this error.
-    failed: Option<rustls::Error>,
 }
 
 /// How TLS bytes are taken off the socket.
@@ -318,7 +315,6 @@ impl RustlsStream {
             config,
             input,
             close: CloseTracker::default(),
-            failed: None,
         };
         stream.handshake()?;
         log::debug!(
@@ -359,15 +355,10 @@ impl RustlsStream {
         }
     }
 
-    /// Processes buffered records; on error, tries to send the alert rustls queued, and keeps
-    /// the error for every later call.
+    /// Processes buffered records; on error, tries to send the alert rustls queued.
     fn process(&mut self) -> Result<(), rustls::Error> {
-        if let Some(e) = &self.failed {
-            return Err(e.clone());
-        }
         if let Err(e) = self.conn.process_new_packets() {
             let _ignored = self.write_pending();
-            self.failed = Some(e.clone());
             return Err(e);
         }
         Ok(())

@@ -661,4 +661,4 @@ impl Drop for Armed {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

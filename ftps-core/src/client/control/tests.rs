@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use super::{bounded_handshake, Watchdog};
 use crate::tls::TlsErrorKind;
 
-/// A connected pair of loopback sockets.
-fn pair() -> (TcpStream, TcpStream) {
+/// A connected pair of loopback sockets: (client side, server side).
+pub(crate) fn pair() -> (TcpStream, TcpStream) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
     let (server, _) = listener.accept().unwrap();

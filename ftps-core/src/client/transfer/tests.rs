@@ -2,12 +2,13 @@
 //! the client reads on to the server's FIN, and no longer than its limit.
 
 use std::io::{self, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use super::drain;
+use crate::client::control::tests::pair;
 use crate::client::data::DataStream;
 use crate::tls::{CloseState, SecureStream, SessionInfo, TlsError};
 
@@ -54,17 +55,9 @@ impl SecureStream for PeerClosedTls {
     }
 }
 
-/// A connected pair: (client side, server side).
-fn socket_pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let (server, _) = listener.accept().unwrap();
-    (client, server)
-}
-
 #[test]
 fn drain_reads_past_close_notify_to_the_servers_fin() {
-    let (client, mut server) = socket_pair();
+    let (client, mut server) = pair();
     let peer = thread::spawn(move || {
         // The FIN comes a while after the close_notify (already read by the fake stream),
         // with a stray byte before it.
@@ -85,7 +78,7 @@ fn drain_reads_past_close_notify_to_the_servers_fin() {
 
 #[test]
 fn drain_gives_up_at_its_limit_when_the_server_never_closes() {
-    let (client, server) = socket_pair();
+    let (client, server) = pair();
     let (done, wait) = mpsc::channel::<()>();
     let peer = thread::spawn(move || {
         // Keeps the connection open until the test is over.
