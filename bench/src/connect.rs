@@ -4,7 +4,7 @@
 use std::fmt;
 
 use ftps_conformance::remote::{connectors, RemoteTarget};
-use ftps_core::{ClientBuilder, Mode, SecureConnection};
+use ftps_core::{Client, ClientBuilder, Mode, SecureConnection};
 
 use crate::ops::{self, Job, Tally};
 
@@ -53,27 +53,59 @@ pub(crate) fn describe(error: &ftps_core::Error) -> String {
     text
 }
 
-/// Connects to `target` with `backend`, logs in once, runs `job` and says `QUIT`.
-pub(crate) fn run(backend: Backend, target: &RemoteTarget, job: &Job) -> Result<Run, String> {
+/// Work that needs a connector of whichever backend was chosen (the connector's type is only
+/// known inside [`with_backend`]).
+pub(crate) trait WithConnector {
+    /// What the work produces.
+    type Output;
+    /// Does the work with `connector`.
+    fn run<C: SecureConnection + Clone>(self, connector: C) -> Result<Self::Output, String>;
+}
+
+/// Builds `backend`'s connector for `target` (its CA and version pin) and runs `work` with it.
+pub(crate) fn with_backend<W: WithConnector>(
+    backend: Backend,
+    target: &RemoteTarget,
+    work: W,
+) -> Result<W::Output, String> {
     let ca = target.ca_der.as_deref();
     match backend {
         #[cfg(feature = "rustls")]
-        Backend::Rustls => session(target, connectors::rustls(ca, target.tls)?, job),
+        Backend::Rustls => work.run(connectors::rustls(ca, target.tls)?),
         #[cfg(feature = "openssl")]
-        Backend::Openssl => session(target, connectors::openssl(ca, target.tls)?, job),
+        Backend::Openssl => work.run(connectors::openssl(ca, target.tls)?),
         #[cfg(feature = "native-tls")]
-        Backend::NativeTls => session(target, connectors::native_tls(ca, target.tls)?, job),
+        Backend::NativeTls => work.run(connectors::native_tls(ca, target.tls)?),
         #[allow(unreachable_patterns)]
         other => Err(format!("the {other} backend is not compiled in")),
     }
 }
 
-/// One control connection with `connector`: log in, run `job`, `QUIT`.
-fn session<C: SecureConnection>(
+/// Connects to `target` with `backend`, logs in once, runs `job` and says `QUIT`.
+pub(crate) fn run(backend: Backend, target: &RemoteTarget, job: &Job) -> Result<Run, String> {
+    with_backend(backend, target, OneSession { target, job })
+}
+
+/// One control connection for one [`Job`].
+struct OneSession<'a> {
+    target: &'a RemoteTarget,
+    job: &'a Job,
+}
+
+impl WithConnector for OneSession<'_> {
+    type Output = Run;
+
+    fn run<C: SecureConnection + Clone>(self, connector: C) -> Result<Run, String> {
+        session(self.target, connector, self.job)
+    }
+}
+
+/// A client connected to `target` with `connector` (explicit or implicit FTPS as the target
+/// says) and logged in.
+pub(crate) fn logged_in<C: SecureConnection>(
     target: &RemoteTarget,
     connector: C,
-    job: &Job,
-) -> Result<Run, String> {
+) -> Result<Client<C>, String> {
     let mode = if target.implicit {
         Mode::Implicit
     } else {
@@ -88,6 +120,16 @@ fn session<C: SecureConnection>(
     client
         .login(&target.user, &target.password)
         .map_err(|e| format!("cannot log in as {}: {}", target.user, describe(&e)))?;
+    Ok(client)
+}
+
+/// One control connection with `connector`: log in, run `job`, `QUIT`.
+fn session<C: SecureConnection>(
+    target: &RemoteTarget,
+    connector: C,
+    job: &Job,
+) -> Result<Run, String> {
+    let mut client = logged_in(target, connector)?;
     let info = client.control_session_info();
     let tally = ops::run(&mut client, job)?;
     let backend = client.backend_name().to_owned();

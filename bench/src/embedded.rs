@@ -1,6 +1,7 @@
 //! The default server: without `--server`, ftps-bench starts `ftps-conformance serve` over
-//! `--root` as a separate process (so its CPU time and memory are not counted as the
-//! client's), reads its ready line, and stops it by its PID when the run ends.
+//! `--root` (or a fresh scratch directory) as a separate process (so its CPU time and memory
+//! are not counted as the client's), reads its ready line, and stops it by its PID when the
+//! run ends.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -29,12 +30,14 @@ struct ServeProcess {
 
 impl EmbeddedServer {
     /// Starts the server over `root` (with `--implicit` when asked) and waits for its ready
-    /// line.
-    pub(crate) fn start(root: &Path, implicit: bool) -> Result<EmbeddedServer, String> {
+    /// line. Without a root it serves a fresh empty directory, removed when it stops.
+    pub(crate) fn start(root: Option<&Path>, implicit: bool) -> Result<EmbeddedServer, String> {
         let binary = serve_binary();
         let state = std::env::temp_dir().join(format!("ftps-bench-{}", std::process::id()));
-        std::fs::create_dir_all(&state)
-            .map_err(|e| format!("cannot make {}: {e}", state.display()))?;
+        let scratch = state.join("root");
+        std::fs::create_dir_all(&scratch)
+            .map_err(|e| format!("cannot make {}: {e}", scratch.display()))?;
+        let root = root.unwrap_or(&scratch);
         let ca_file = state.join("ca.pem");
         let mut command = Command::new(&binary);
         command

@@ -7,13 +7,16 @@
 //! ftps-bench put  --server ... --ca ca.der --file local.bin --path remote.bin
 //! ftps-bench many --server ... --ca ca.der --dir small/ --path remote-dir
 //! ftps-bench get  --root served/ --path big.bin       # the embedded server over served/
+//! ftps-bench soak --clients 16 --transfers 200 --backend openssl [--server ... --ca ca.der]
 //! ```
 //!
-//! Errors go to stderr and the exit status is 1.
+//! Errors go to stderr and the exit status is 1; `soak` also exits with 1 when a round trip
+//! failed or came back corrupted, or descriptors leaked, after printing its JSON line.
 
 mod connect;
 mod embedded;
 mod ops;
+mod soak;
 mod trace;
 mod usage;
 
@@ -27,6 +30,7 @@ use serde_json::{json, Value};
 use connect::Backend;
 use embedded::EmbeddedServer;
 use ops::Job;
+use soak::{Plan, Soak};
 
 /// Times one FTPS transfer run of the ftps client and prints one JSON line with the keys op,
 /// backend, tls, cipher, bytes, files, wall_s, mib_s, files_s, user_s, sys_s, peak_rss_kib,
@@ -82,6 +86,25 @@ enum Op {
         #[command(flatten)]
         common: Common,
     },
+    /// Many clients at once, each on its own control connection, each uploading files of
+    /// mixed sizes (0 B to 16 MiB) of random data and downloading them back, every byte
+    /// checked with SHA-256. Prints one JSON line with the keys clients, transfers (round
+    /// trips run), failed, corrupted, leaked_fds, p50_ms, p99_ms (round-trip latency),
+    /// peak_rss_kib, backend and wall_s. Without --server it serves a fresh scratch directory.
+    Soak {
+        /// Clients at once.
+        #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=256))]
+        clients: u32,
+        /// Upload-then-download round trips per client.
+        #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
+        transfers: u32,
+        /// The remote directory the files go to (made if missing).
+        #[arg(long, value_name = "REMOTE_DIR", default_value = "ftps-soak")]
+        path: String,
+        /// Server and connection options.
+        #[command(flatten)]
+        common: Common,
+    },
 }
 
 /// The options every operation takes.
@@ -92,14 +115,10 @@ struct Common {
     /// PATH) started over --root for this run, in a process of its own.
     #[arg(long, value_name = "URL")]
     server: Option<String>,
-    /// The directory the embedded server serves when --server is not given.
-    #[arg(
-        long,
-        value_name = "DIR",
-        default_value = ".",
-        conflicts_with = "server"
-    )]
-    root: PathBuf,
+    /// The directory the embedded server serves when --server is not given (default: the
+    /// current directory; for soak, a fresh scratch directory).
+    #[arg(long, value_name = "DIR", conflicts_with = "server")]
+    root: Option<PathBuf>,
     /// The CA certificate to trust (DER or PEM) with --server. rustls has no system roots:
     /// required with it.
     #[arg(long, value_name = "FILE", requires = "server")]
@@ -120,8 +139,9 @@ struct Common {
 
 impl Common {
     /// The server to connect to, with its CA, version pin and mode; the embedded server is
-    /// started first when no --server was given (it runs as long as the returned guard).
-    fn target(&self) -> Result<(RemoteTarget, Option<EmbeddedServer>), String> {
+    /// started first when no --server was given (it runs as long as the returned guard), over
+    /// --root, else over the current directory, or over a scratch directory if `scratch`.
+    fn target(&self, scratch: bool) -> Result<(RemoteTarget, Option<EmbeddedServer>), String> {
         let (mut target, embedded) = match &self.server {
             Some(url) => {
                 let mut target = RemoteTarget::parse_url(url)?;
@@ -131,7 +151,9 @@ impl Common {
                 (target, None)
             }
             None => {
-                let server = EmbeddedServer::start(&self.root, self.implicit)?;
+                let current = (!scratch).then(|| PathBuf::from("."));
+                let root = self.root.clone().or(current);
+                let server = EmbeddedServer::start(root.as_deref(), self.implicit)?;
                 (server.target.clone(), Some(server))
             }
         };
@@ -143,9 +165,13 @@ impl Common {
 
 fn main() -> ExitCode {
     match run(Cli::parse()) {
-        Ok(line) => {
+        Ok((line, clean)) => {
             println!("{line}");
-            ExitCode::SUCCESS
+            if clean {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
         }
         Err(e) => {
             eprintln!("ftps-bench: {e}");
@@ -154,17 +180,30 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs the operation and renders its JSON line.
-fn run(cli: Cli) -> Result<String, String> {
+/// Runs the operation and renders its JSON line; the flag says whether it went cleanly.
+fn run(cli: Cli) -> Result<(String, bool), String> {
     let (job, common) = match cli.op {
         Op::Get { path, file, common } => (Job::Get { path, file }, common),
         Op::Put { file, path, common } => (Job::Put { file, path }, common),
         Op::Many { dir, path, common } => (Job::Many { dir, path }, common),
+        Op::Soak {
+            clients,
+            transfers,
+            path,
+            common,
+        } => {
+            let plan = Plan {
+                clients: clients as usize,
+                round_trips: transfers as usize,
+                path,
+            };
+            return run_soak(&plan, &common);
+        }
     };
     if common.trace {
         trace::enable();
     }
-    let (target, _embedded) = common.target()?;
+    let (target, _embedded) = common.target(false)?;
     let run = connect::run(common.backend, &target, &job)?;
     let usage = usage::current()?;
     let tally = run.tally;
@@ -176,7 +215,7 @@ fn run(cli: Cli) -> Result<String, String> {
             0.0
         }
     };
-    Ok(render(&[
+    let line = render(&[
         ("op", json!(job.name())),
         ("backend", json!(run.backend)),
         ("tls", json!(run.tls)),
@@ -194,7 +233,41 @@ fn run(cli: Cli) -> Result<String, String> {
         ("peak_rss_kib", json!(usage.peak_rss_kib)),
         ("data_connections", json!(tally.data_connections)),
         ("resumed", json!(tally.resumed)),
-    ]))
+    ]);
+    Ok((line, true))
+}
+
+/// Runs a soak and renders its JSON line; clean when nothing failed, came back corrupted or
+/// leaked.
+fn run_soak(plan: &Plan, common: &Common) -> Result<(String, bool), String> {
+    if common.trace {
+        trace::enable();
+    }
+    let (target, _embedded) = common.target(true)?;
+    let started = std::time::Instant::now();
+    let report = connect::with_backend(
+        common.backend,
+        &target,
+        Soak {
+            target: &target,
+            plan,
+        },
+    )?;
+    let wall_s = started.elapsed().as_secs_f64();
+    let usage = usage::current()?;
+    let line = render(&[
+        ("clients", json!(plan.clients)),
+        ("transfers", json!(report.round_trips)),
+        ("failed", json!(report.failed)),
+        ("corrupted", json!(report.corrupted)),
+        ("leaked_fds", json!(report.leaked_fds)),
+        ("p50_ms", json!(report.p50_ms)),
+        ("p99_ms", json!(report.p99_ms)),
+        ("peak_rss_kib", json!(usage.peak_rss_kib)),
+        ("backend", json!(common.backend.to_string())),
+        ("wall_s", json!(wall_s)),
+    ]);
+    Ok((line, report.is_clean()))
 }
 
 /// One compact JSON object with the keys in the given order (serde_json's map sorts them).
@@ -236,7 +309,7 @@ mod tests {
         };
         assert_eq!((path.as_str(), file), ("big.bin", None));
         assert_eq!(common.backend, Backend::Openssl);
-        let (target, embedded) = common.target().unwrap();
+        let (target, embedded) = common.target(false).unwrap();
         assert!(embedded.is_none());
         assert_eq!((target.port, target.tls), (2121, Some(TlsVersion::Tls12)));
         assert!(!target.implicit);
