@@ -9,7 +9,7 @@
 #                  DIR/SERVER.console) and of every message ("SERVER/start.sh: ...")
 #   SCRIPT_DIR     (start.sh) scripts/SERVER, where fail() finds stop.sh
 # May be changed after sourcing (defaults set here):
-#   PASV_COUNT=32        passive ports in the block pick_ports chooses
+#   PASV_COUNT=32        passive ports in the block pick_ports chooses (--pasv-ports N)
 #   READY_TIMEOUT_S=10   how long start_server waits for the port to listen
 #   START_ATTEMPTS=5     how many port blocks start_server tries when the port was taken
 #   STOP_BY_SESSION=0    1: stop_server also takes the processes of the listener's session
@@ -20,7 +20,8 @@
 #
 # Functions (each has its own comment below):
 #   die MSG / fail MSG / usage        errors (fail also prints the logs and stops the server)
-#   parse_start_args ARGS...          DIR, --tls13|--tls12, --opt, plus server_arg's own
+#   parse_start_args ARGS...          DIR, --tls13|--tls12, --opt, --pasv-ports, plus
+#                                     server_arg's own
 #   make_work_dir                     creates DIR and makes dir absolute
 #   refuse_second_server              dies while DIR's previous server still runs
 #   read_proc_stat PID / proc_field PID N   fields of /proc/PID/stat
@@ -85,7 +86,8 @@ fail() {
 }
 
 # parse_start_args ARGS...: sets dir (the one argument not starting with '-'), tls (1.3,
-# --tls13; 1.2, --tls12) and opts (each --opt VALUE or --opt=VALUE, in order). Each
+# --tls13; 1.2, --tls12), opts (each --opt VALUE or --opt=VALUE, in order) and PASV_COUNT
+# (--pasv-ports N, 1 to 1000: a server with many clients at once needs more than 32). Each
 # argument is first offered to the start script's own function server_arg, called with the
 # arguments left ("$@" from that one on); it sets arg_used to how many it took, 0 when the
 # argument is not its own. Anything else starting with '-', a second DIR or none: usage.
@@ -106,6 +108,11 @@ parse_start_args() {
             shift
             ;;
         --opt=*) opts+=("${1#--opt=}") ;;
+        --pasv-ports)
+            [[ $# -ge 2 && $2 =~ ^[0-9]+$ && $2 -ge 1 && $2 -le 1000 ]] || usage
+            PASV_COUNT=$2
+            shift
+            ;;
         -*) usage ;;
         *)
             [[ -z ${dir} ]] || usage

@@ -41,7 +41,7 @@ MODULE_PATH=${PREFIX}/usr/lib/proftpd
 # lock); ProFTPD's own user file gives it a per-instance password and home.
 TEST_USER=ftpstest
 STATE_DIR=/var/lib/ftps-test
-USAGE="DIR [--implicit] [--tls13|--tls12] [--opt 'Directive value']..."
+USAGE="DIR [--implicit] [--tls13|--tls12] [--opt 'Directive value']... [--pasv-ports N]"
 
 implicit=0
 server_arg() { # see parse_start_args

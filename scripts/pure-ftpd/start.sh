@@ -33,7 +33,7 @@ PURE_PW=${PREFIX}/usr/bin/pure-pw
 TEST_USER=ftpstest
 # The virtual user's files belong to this existing system account (no account is created).
 RUN_AS=nobody
-USAGE="DIR [--tls13|--tls12] [--opt FLAG]..."
+USAGE="DIR [--tls13|--tls12] [--opt FLAG]... [--pasv-ports N]"
 
 server_arg() { # see parse_start_args
     case $1 in

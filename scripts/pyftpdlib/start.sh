@@ -32,7 +32,7 @@ PYTHON=${VENV}/bin/python
 SERVER_PY=${SCRIPT_DIR}/server.py
 TEST_USER=ftpstest
 READY_TIMEOUT_S=15
-USAGE="DIR [--tls13|--tls12] [--no-epsv] [--max-lifetime SECONDS]"
+USAGE="DIR [--tls13|--tls12] [--no-epsv] [--max-lifetime SECONDS] [--pasv-ports N]"
 
 epsv=yes
 max_lifetime=600

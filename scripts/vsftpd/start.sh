@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts a real vsftpd on 127.0.0.1 for one test, everything in the work directory DIR.
 #
-# usage: start.sh DIR [--implicit] [--tls13|--tls12] [--opt KEY=VALUE]...
+# usage: start.sh DIR [--implicit] [--tls13|--tls12] [--opt KEY=VALUE]... [--pasv-ports N]
 #
 #   DIR          work directory (created if missing; a fresh one per server)
 #   --implicit   implicit FTPS (TLS from the first byte) instead of explicit AUTH TLS
@@ -9,6 +9,8 @@
 #   --tls12      TLS 1.2 only
 #   --opt K=V    override or add one vsftpd.conf line (e.g. require_ssl_reuse=NO,
 #                strict_ssl_read_eof=YES); may be repeated
+#   --pasv-ports N   passive ports (default 32; vsftpd tries 10 random ones per EPSV and
+#                stops the session when all are taken, so many clients at once need more)
 #
 # On success prints one line of shell-style key=values to stdout (also kept in
 # DIR/server.env) and exits 0:
@@ -30,7 +32,7 @@ VSFTPD=/usr/sbin/vsftpd
 TEST_USER=ftpstest
 STATE_DIR=/var/lib/ftps-test
 PAM_SERVICE=ftps-test-vsftpd
-USAGE="DIR [--implicit] [--tls13|--tls12] [--opt KEY=VALUE]..."
+USAGE="DIR [--implicit] [--tls13|--tls12] [--opt KEY=VALUE]... [--pasv-ports N]"
 
 implicit=NO
 server_arg() { # see parse_start_args
