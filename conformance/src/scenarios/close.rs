@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use ftps_core::{Error, SecureConnection};
 
-use super::steps::{noop_ok, retr_tls, send_file, stor_tls};
+use super::steps::{login_binary, noop_ok, open_retr, retr_tls, send_file, stor_tls, OPENING_F};
 use super::{
     connect_login_with, each_supported_version, ensure_shutdown, ensure_usable_error,
     ensure_usable_reply, final_noop, login_failed_download, next_call_unusable, pattern, pinned,
@@ -108,45 +108,70 @@ fn close_01<C: SecureConnection>(h: &mut Harness<C>) -> Check {
 fn close_02<C: SecureConnection>(h: &mut Harness<C>) -> Check {
     each_supported_version(h, |version| {
         for strict in [false, true] {
-            let file = content();
-            let sent = file.clone();
-            scripted(
-                pinned(version),
-                move |c| {
-                    let mut data = retr_tls(c)?;
-                    data.write_all(&sent)?;
-                    data.fin();
-                    c.send("226 Transfer complete.")?;
-                    noop_ok(c)
-                },
-                |server| {
-                    let mut client =
-                        connect_login_with(h, server, |b| b.strict_tls_eof(strict), "connect")?;
-                    let mut got = Vec::new();
-                    let result = client.download("f", &mut got);
-                    ensure(got.len() <= file.len() && got == file[..got.len()], || {
-                        "the bytes given to the caller are not the file's".into()
-                    })?;
-                    if strict {
-                        let e = err(result, "RETR f with strict TLS EOF")?;
-                        ensure(matches!(e, Error::Truncated { .. }), || {
-                            format!("expected a truncated transfer, got {e:?}")
-                        })?;
-                        ensure_code(&e, 226)?;
-                        ensure_usable(&e, true)?;
-                    } else {
-                        let outcome = ok(result, "RETR f")?;
-                        ensure_eq(got.len(), file.len(), "bytes received")?;
-                        ensure_shutdown(&outcome, Some(false))?;
-                    }
-                    final_noop(&mut client)
-                },
-                |_| Ok(()),
-            )
-            .map_err(|e| format!("strict={strict}: {e}"))?;
+            bare_fin_then_226(h, version, strict, None)
+                .map_err(|e| format!("strict={strict}: {e}"))?;
+        }
+        // The 150 reply announced the size (vsftpd, ProFTPD): all of it before the bare FIN is
+        // D4's flagged Ok; fewer bytes are a truncation even without strict TLS EOF.
+        let size = content().len() as u64;
+        for announced in [size, size + 1] {
+            bare_fin_then_226(h, version, false, Some(announced))
+                .map_err(|e| format!("150 announcing {announced} of {size} bytes: {e}"))?;
         }
         Ok(())
     })
+}
+
+/// CLOSE-02 once: the file, a bare FIN and 226, after a 150 that announces `announced`
+/// bytes if given; the client with strict TLS EOF or not.
+fn bare_fin_then_226<C: SecureConnection>(
+    h: &Harness<C>,
+    version: TlsVersion,
+    strict: bool,
+    announced: Option<u64>,
+) -> Check {
+    let file = content();
+    let sent = file.clone();
+    let opening = match announced {
+        Some(size) => format!("{OPENING_F} ({size} bytes)."),
+        None => OPENING_F.to_owned(),
+    };
+    let short_of_announced = announced.is_some_and(|size| size > file.len() as u64);
+    scripted(
+        pinned(version),
+        move |c| {
+            login_binary(c)?;
+            let mut data = open_retr(c, "f", &opening)?;
+            data.accept_tls()?;
+            data.write_all(&sent)?;
+            data.fin();
+            c.send("226 Transfer complete.")?;
+            noop_ok(c)
+        },
+        |server| {
+            let mut client =
+                connect_login_with(h, server, |b| b.strict_tls_eof(strict), "connect")?;
+            let mut got = Vec::new();
+            let result = client.download("f", &mut got);
+            ensure(got.len() <= file.len() && got == file[..got.len()], || {
+                "the bytes given to the caller are not the file's".into()
+            })?;
+            if strict || short_of_announced {
+                let e = err(result, "RETR f")?;
+                ensure(matches!(e, Error::Truncated { .. }), || {
+                    format!("expected a truncated transfer, got {e:?}")
+                })?;
+                ensure_code(&e, 226)?;
+                ensure_usable(&e, true)?;
+            } else {
+                let outcome = ok(result, "RETR f")?;
+                ensure_eq(got.len(), file.len(), "bytes received")?;
+                ensure_shutdown(&outcome, Some(false))?;
+            }
+            final_noop(&mut client)
+        },
+        |_| Ok(()),
+    )
 }
 
 /// How CLOSE-03's server ends the transfer after the partial data.

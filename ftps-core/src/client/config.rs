@@ -278,7 +278,11 @@ impl ClientBuilder {
     }
 
     /// Treats a download whose TLS stream ended without close_notify as truncated even when
-    /// the server's final reply is positive (SCENARIOS decision D4).
+    /// the server's final reply is positive (SCENARIOS decision D4). Without it, such a
+    /// download is `Ok` with [`clean_tls_shutdown`](crate::TransferOutcome::clean_tls_shutdown)
+    /// `Some(false)`, unless the `150` reply of a whole binary `RETR` announced more bytes
+    /// (`(N bytes)`, as vsftpd and ProFTPD write it) than arrived: that is
+    /// [`Error::Truncated`](crate::Error::Truncated) either way.
     pub fn strict_tls_eof(mut self, yes: bool) -> Self {
         self.config.strict_tls_eof = yes;
         self

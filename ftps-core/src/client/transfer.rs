@@ -94,6 +94,10 @@ pub struct Download<'a, C: SecureConnection> {
     /// A `REST n` (n > 0) came before the transfer command: if the transfer does not complete,
     /// the next one starts with `REST 0` (RFC 3659 §5.3).
     restarted: bool,
+    /// The size the preliminary reply of a whole binary `RETR` announced (`(N bytes)`, as
+    /// vsftpd, ProFTPD and others write it): fewer bytes before a bare FIN are a truncation
+    /// even without strict TLS EOF.
+    announced: Option<u64>,
 }
 
 impl<C: SecureConnection> std::fmt::Debug for Download<'_, C> {
@@ -188,6 +192,7 @@ impl<C: SecureConnection> Download<'_, C> {
             client.config.strict_tls_eof,
             not_resumed,
             data_session,
+            self.announced,
         );
         if self.restarted && result.is_err() {
             client.restart_not_used_up();
@@ -248,6 +253,7 @@ pub fn judge_download_end(
         strict,
         false,
         None,
+        None,
     )
 }
 
@@ -262,6 +268,7 @@ fn judge_download(
     strict: bool,
     not_resumed: bool,
     data_session: Option<SessionInfo>,
+    announced: Option<u64>,
 ) -> Result<TransferOutcome> {
     let action = match final_reply {
         Ok(action) => action,
@@ -321,9 +328,16 @@ fn judge_download(
             }
         });
     }
+    let short_of_announced = announced.is_some_and(|size| bytes < size);
+    if end == End::Truncated && short_of_announced && !strict {
+        log::warn!(
+            "{verb}: a bare TCP close after {bytes} of the {} bytes the server announced",
+            announced.unwrap_or_default()
+        );
+    }
     let clean = match end {
         End::Clean => true,
-        End::Truncated if strict => {
+        End::Truncated if strict || short_of_announced => {
             return Err(Error::Truncated {
                 bytes,
                 reply: Some(reply),
@@ -599,6 +613,12 @@ impl<C: SecureConnection> Client<C> {
     fn download_stream(&mut self, command: &Command, binary: bool) -> Result<Download<'_, C>> {
         let restarted = self.restart_offset.is_some_and(|offset| offset > 0);
         let opened = self.begin(command, binary)?;
+        let whole_file = binary && !restarted && matches!(command, Command::Retr(_));
+        let announced = opened
+            .preliminary
+            .as_ref()
+            .filter(|_| whole_file)
+            .and_then(|reply| announced_size(&reply.first_line()));
         Ok(Download {
             client: self,
             verb: command.verb().to_owned(),
@@ -609,6 +629,7 @@ impl<C: SecureConnection> Client<C> {
             failure: None,
             finished: false,
             restarted,
+            announced,
         })
     }
 
@@ -765,6 +786,20 @@ impl<C: SecureConnection> Client<C> {
 }
 
 /// The name in a `150 FILE: name` reply to STOU (RFC 1123 §4.1.2.9).
+/// The size a preliminary reply announces in its last parentheses, `(N bytes)`: vsftpd's and
+/// ProFTPD's `150 Opening BINARY mode data connection for f (N bytes).`
+fn announced_size(text: &str) -> Option<u64> {
+    let inside = &text[text.rfind('(')? + 1..];
+    let count = inside
+        .strip_suffix(").")
+        .or_else(|| inside.strip_suffix(')'))?;
+    let digits = count.strip_suffix(" bytes")?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
 fn unique_name_from(text: &str) -> Option<FtpPath> {
     let start = text.find("FILE: ")? + "FILE: ".len();
     let name = text[start..].trim();

@@ -96,3 +96,57 @@ fn drain_gives_up_at_its_limit_when_the_server_never_closes() {
         "drain took {took:?}"
     );
 }
+
+#[test]
+fn the_size_a_preliminary_reply_announces() {
+    use super::announced_size;
+    let vsftpd = "150 Opening BINARY mode data connection for big.bin (1073741824 bytes).";
+    assert_eq!(announced_size(vsftpd), Some(1_073_741_824));
+    let proftpd = "150 Opening BINARY mode data connection for a (b).bin (0 bytes)";
+    assert_eq!(announced_size(proftpd), Some(0));
+    for none in [
+        "150 Opening BINARY mode data connection for f",
+        "150 File status okay. About to open data connection.",
+        "150 Opening data connection for f (12 kbytes).",
+        "150 Opening data connection for f ( bytes).",
+        "150 Opening data connection for f (-1 bytes).",
+        "150 Opening data connection for f (99999999999999999999999 bytes).",
+        "150 Opening data connection for f (12 bytes) now.",
+    ] {
+        assert_eq!(announced_size(none), None, "{none}");
+    }
+}
+
+/// Decision D4 leaves a bare FIN after a 226 to the caller's flag; when the preliminary reply
+/// announced more bytes than arrived, it is a truncation whatever the strictness.
+#[test]
+fn a_bare_fin_short_of_the_announced_size_is_a_truncation() {
+    use super::{judge_download, End};
+    use crate::error::Error;
+    use crate::reply::Reply;
+    use crate::session::Action;
+    let judge = |bytes: u64, end: End, strict: bool, announced: Option<u64>| {
+        let done = Ok(Action::Done(Reply::new(226, "Transfer complete.")));
+        judge_download(
+            "RETR", bytes, end, None, done, true, strict, false, None, announced,
+        )
+    };
+    for strict in [false, true] {
+        match judge(500, End::Truncated, strict, Some(1000)) {
+            Err(Error::Truncated {
+                bytes: 500,
+                reply: Some(reply),
+                usable: true,
+            }) => assert_eq!(reply.code(), 226),
+            other => panic!("strict={strict}: {other:?}"),
+        }
+    }
+    // All the announced bytes (or no announcement): D4's Ok, flagged unclean.
+    for announced in [Some(1000), Some(999), None] {
+        let outcome = judge(1000, End::Truncated, false, announced).unwrap();
+        assert_eq!(outcome.clean_tls_shutdown(), Some(false), "{announced:?}");
+    }
+    // close_notify vouches for the end whatever was announced (the file may have shrunk).
+    let outcome = judge(500, End::Clean, false, Some(1000)).unwrap();
+    assert_eq!(outcome.clean_tls_shutdown(), Some(true));
+}
