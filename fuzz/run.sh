@@ -10,10 +10,17 @@
 # target's run; libFuzzer writes the input to artifacts/TARGET/. Copy it to
 # regressions/TARGET/ once fixed: `cargo test` (stable) replays it from then on.
 # Exits 1 if any target crashed.
+#
+# The targets are built without a sanitizer (cargo fuzz -s none): the code under test
+# (ftps-core) forbids unsafe code, so AddressSanitizer would find nothing that Rust's own
+# checks (debug assertions and overflow checks stay on) do not, at a third of the speed
+# (reply: 7.5k exec/s with it, 27k without). FUZZ_SANITIZER=address (or any value cargo fuzz's
+# -s takes) builds with one.
 set -Eeuo pipefail
 
 cd -- "$(dirname -- "${BASH_SOURCE[0]}")"
 ALL_TARGETS=(reply session pasv listing feat)
+SANITIZER=${FUZZ_SANITIZER:-none}
 
 die() { echo "run.sh: $*" >&2; exit 2; }
 
@@ -35,8 +42,8 @@ fi
 
 logs=$(mktemp -d)
 trap 'rm -rf -- "${logs}"' EXIT
-echo "run.sh: building the targets (nightly, release with debug assertions)" >&2
-if ! cargo +nightly fuzz build >"${logs}/build.log" 2>&1; then
+echo "run.sh: building the targets (nightly, release with debug assertions, sanitizer: ${SANITIZER})" >&2
+if ! cargo +nightly fuzz build -s "${SANITIZER}" >"${logs}/build.log" 2>&1; then
     tail -n 40 "${logs}/build.log" >&2
     die "the fuzz targets do not build"
 fi
@@ -47,7 +54,7 @@ for t in "${targets[@]}"; do
     before=$(find "artifacts/${t}" -type f | wc -l)
     touch "${logs}/${t}.start"
     status=0
-    cargo +nightly fuzz run "${t}" "corpus/${t}" "seeds/${t}" -- \
+    cargo +nightly fuzz run -s "${SANITIZER}" "${t}" "corpus/${t}" "seeds/${t}" -- \
         -max_total_time="${seconds}" -print_final_stats=1 >"${logs}/${t}.log" 2>&1 || status=$?
     after=$(find "artifacts/${t}" -type f | wc -l)
     crashes=$((after - before))

@@ -13,7 +13,8 @@
 //!   plain FTP, replies were consumed, the connection is closed, Private is wanted;
 //! - `= END CODE text`: a download's data connection ended (`clean`, `truncated`, `open`: the
 //!   read failed, `failed`: clean but a read failed before), and then the server's final reply;
-//!   the transfer is judged as `Download::finish` does.
+//!   with a transfer command in flight, the transfer is judged as `Download::finish` does
+//!   (with another command, the reply is only a reply).
 //!
 //! Oracle, on every step:
 //! - no USER, PASS or ACCT is encoded while TLS is required and the control connection is not
@@ -301,7 +302,15 @@ fn end_download(session: &mut Session, line: &[u8], strict: bool) {
             "the data connection failed",
         )
     });
+    // Only a transfer's final reply ends a download (`Download::finish` reads it after a 1xx
+    // to RETR, LIST, ...); with another command in flight it is just a reply.
+    let transfer_in_flight = session
+        .in_flight()
+        .is_some_and(|command| command.kind() == CommandKind::Transfer);
     let action = receive(session, reply);
+    if !transfer_in_flight {
+        return;
+    }
     let verdict = judge_download_end(end, failure, Ok(action.clone()), true, strict);
     if verdict.is_ok() {
         let Action::Done(reply) = &action else {
