@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ftps side by side with curl, lftp and suppaftp, in one run, interleaved round by round.
 #
-# usage: bench/compare.sh [--rounds N] [--size-mib M] [--put-mib M] [--files N] [--out FILE]
+# usage: bench/compare.sh [--rounds N] [--size-mib M] [--put-mib M] [--files N] [--no-pin]
+#                         [--out FILE]
 #
 #   --rounds N     rounds; each round runs every client once in every cell (default 5)
 #   --size-mib M   size of the downloaded file, MiB (default 1024)
@@ -11,6 +12,10 @@
 #                  internal timers (200 ms, sometimes 1 s) before each transfer, so its rate
 #                  is the same with fewer files and the full count would take hours
 #   --timeout S    limit of one client run, seconds (default 300)
+#   --no-pin       let the scheduler place servers and clients (by default, with 2 or more
+#                  cores, every server runs on CPU 0 and every client on CPU 1: unpinned, the
+#                  two share both cores in turn and the run-to-run spread of an upload to
+#                  vsftpd was 112-190 MiB/s, pinned 230-290)
 #   --out FILE     where the markdown table goes (default
 #                  TARGET/bench-compare/compare-STAMP.md); the raw JSON lines go beside it
 #                  as FILE with .jsonl instead of .md
@@ -36,6 +41,7 @@ size_mib=1024
 put_mib=256
 files=500
 curl_files=50
+pin=yes
 out=""
 
 die() {
@@ -52,6 +58,7 @@ while [[ $# -gt 0 ]]; do
     --files) files=${2:?--files needs a value}; shift 2 ;;
     --curl-files) curl_files=${2:?--curl-files needs a value}; shift 2 ;;
     --timeout) RUN_TIMEOUT=${2:?--timeout needs a value}; shift 2 ;;
+    --no-pin) pin=no; shift ;;
     --out) out=${2:?--out needs a value}; shift 2 ;;
     -h | --help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
@@ -61,6 +68,15 @@ for n in "${rounds}" "${size_mib}" "${put_mib}" "${files}" "${curl_files}" "${RU
     [[ ${n} =~ ^[1-9][0-9]*$ ]] || die "'${n}' is not a positive whole number"
 done
 [[ ${EUID} -eq 0 ]] || die "must run as root (vsftpd's start script creates a system user)"
+[[ $(nproc) -ge 2 ]] || pin=no
+# pin_server PID: the process and its threads (children inherit it) on CPU 0.
+# CLIENT_PIN: the prefix that runs a client on CPU 1.
+CLIENT_PIN=()
+pin_server() { :; }
+if [[ ${pin} == yes ]]; then
+    CLIENT_PIN=(taskset -c 1)
+    pin_server() { taskset -a -p -c 0 "$1" >/dev/null; }
+fi
 
 TARGET=${CARGO_TARGET_DIR:-${ROOT}/target}
 export CARGO_TARGET_DIR=${TARGET}
@@ -164,6 +180,7 @@ start_vsftpd() {
     fi
     started_vsftpd+=("${WORK}/${name}")
     eval "${line}"
+    pin_server "${pid}"
     S_HOST[${name}]=127.0.0.1 S_PORT[${name}]=${port} S_USER[${name}]=${user}
     S_PASS[${name}]=${password} S_CA[${name}]=${ca_pem} S_ROOT[${name}]=${home} S_TLS[${name}]=${want_tls}
     ln -- "${DATA}/big.bin" "${home}/big.bin"
@@ -208,6 +225,7 @@ for k in ("host", "port", "user", "pass", "ca"):
         S_USER[serve]=${serve_fields[2]} S_PASS[serve]=${serve_fields[3]}
         S_CA[serve]=${serve_fields[4]} S_ROOT[serve]=${WORK}/serve-root S_TLS[serve]=yes
         SERVERS+=(serve)
+        pin_server "${serve_pid}"
         note "serve: ftps-conformance serve on ${S_HOST[serve]}:${S_PORT[serve]} (pid ${serve_pid})"
     else
         serve_note="ftps-conformance serve did not print its ready line: $(head -c 300 "${WORK}/serve.err" | head -n 1)"
@@ -341,7 +359,7 @@ run_one() {
     local t0 t1 rc=0
     t0=${EPOCHREALTIME}
     timeout -k 10 "${RUN_TIMEOUT}" /usr/bin/time -f '%U %S %M' -o "${WORK}/time.txt" \
-        "${cmd[@]}" >"${WORK}/stdout.txt" 2>"${WORK}/stderr.txt" </dev/null || rc=$?
+        "${CLIENT_PIN[@]}" "${cmd[@]}" >"${WORK}/stdout.txt" 2>"${WORK}/stderr.txt" </dev/null || rc=$?
     t1=${EPOCHREALTIME}
     python3 "${ROOT}/bench/compare.py" record --results "${results}" --round "${round}" \
         --server "${server}" --op "${op}" --client "${label}" --kind "${kind}" --tls "${tls}" \
@@ -387,7 +405,7 @@ done
 # --- the table ------------------------------------------------------------------------------------------
 suppaftp_version=$(awk '/^name = "suppaftp"$/ { getline; gsub(/"/, "", $3); print $3 }' \
     "${ROOT}/bench/peers/suppaftp/Cargo.lock")
-header="ftps compare, ${stamp}: ${rounds} rounds, get ${size_mib} MiB, put ${put_mib} MiB, many ${files} x 4 KiB (up then down, one login; curl: the first ${curl_files}); $(nproc) cores, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+header="ftps compare, ${stamp}: ${rounds} rounds, get ${size_mib} MiB, put ${put_mib} MiB, many ${files} x 4 KiB (up then down, one login; curl: the first ${curl_files}); $(nproc) cores, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)$([[ ${pin} == yes ]] && echo "; servers pinned to CPU 0, clients to CPU 1")
 Peers: $(curl --version | head -n 1 | cut -d' ' -f1-2,5), $(lftp --version | head -n 1 | sed 's/ *|.*Version / /; s/ |.*//'), suppaftp ${suppaftp_version} (rustls, ring); servers: vsftpd $(dpkg-query -W -f='${Version}' vsftpd 2>/dev/null) (TLS 1.3, require_ssl_reuse=YES)${serve_note:+; ${serve_note}}${plain_note:+; ${plain_note}}"
 python3 "${ROOT}/bench/compare.py" table --results "${results}" --header "${header}" | tee "${out}"
 note "table: ${out}; raw JSON lines: ${results}"

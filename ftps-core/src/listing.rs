@@ -168,8 +168,12 @@ pub enum ListingError {
 /// assert_eq!(entry.size(), Some(4161));
 /// ```
 pub fn parse_mlsx_line(line: &[u8]) -> Result<Entry, ListingError> {
-    let line = line.strip_suffix(b"\n").unwrap_or(line);
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    // Only a line terminator: a CR without a LF after it is the name's (MLSD's lines come here
+    // with their CR LF already gone, and a name may end in CR).
+    let line = match line.strip_suffix(b"\n") {
+        Some(line) => line.strip_suffix(b"\r").unwrap_or(line),
+        None => line,
+    };
     let space = line
         .iter()
         .position(|&b| b == b' ')

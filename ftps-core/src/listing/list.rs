@@ -241,9 +241,11 @@ fn parse_unix(line: &[u8], tokens: &[(usize, usize)]) -> Option<ListEntry> {
     };
     let mut link_target = None;
     if kind == EntryKind::Link {
-        if let Some(arrow) = name.windows(4).position(|w| w == b" -> ") {
-            link_target = Some(FtpPath::new(&name[arrow + 4..]));
-            name = &name[..arrow];
+        // The first ` -> ` with a name before it (found by the `listing` fuzz target: a line
+        // whose name starts with ` -> ` gave an empty name).
+        if let Some(arrow) = name.windows(4).skip(1).position(|w| w == b" -> ") {
+            link_target = Some(FtpPath::new(&name[arrow + 5..]));
+            name = &name[..arrow + 1];
         }
     }
     Some(ListEntry {

@@ -398,3 +398,31 @@ fn mlsd_listing_keeps_going() {
     );
     assert!(parse_mlsd(b"").is_empty());
 }
+
+/// Only a line terminator is removed: a CR with no LF after it belongs to the name, so an MLSD
+/// line ending in CR CR LF names `x\r` (found by the `listing` fuzz target: the name used to
+/// lose its CR, and with it the link to its line).
+#[test]
+fn a_cr_before_the_line_end_stays_in_the_name() {
+    assert_eq!(
+        parse_mlsx_line(b"type=file; x\r\n")
+            .unwrap()
+            .name
+            .as_bytes(),
+        b"x"
+    );
+    assert_eq!(
+        parse_mlsx_line(b"type=file; x\n").unwrap().name.as_bytes(),
+        b"x"
+    );
+    assert_eq!(
+        parse_mlsx_line(b"type=file; x\r").unwrap().name.as_bytes(),
+        b"x\r"
+    );
+    let entries = parse_mlsd(b"type=file; x\r\r\ntype=file; y\r\n");
+    let names: Vec<&[u8]> = entries
+        .iter()
+        .map(|e| e.as_ref().unwrap().name.as_bytes())
+        .collect();
+    assert_eq!(names, [&b"x\r"[..], b"y"]);
+}

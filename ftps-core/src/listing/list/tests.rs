@@ -152,3 +152,18 @@ proptest::proptest! {
         proptest::prop_assert_eq!(e.size, Some(size));
     }
 }
+
+/// A link's name is never empty: ` -> ` right after the date is part of the name (found by the
+/// `listing` fuzz target), and the first arrow with a name before it splits.
+#[test]
+fn a_link_name_is_never_empty() {
+    let e = entry(b"lrwxrwxrwx 1 root root 5 Jan  1  2024  -> x");
+    assert_eq!(e.name.as_bytes(), b" -> x");
+    assert_eq!(e.link_target, None);
+    let e = entry(b"lrwxrwxrwx 1 root root 5 Jan  1  2024 a -> b -> c");
+    assert_eq!(e.name.as_bytes(), b"a");
+    assert_eq!(
+        e.link_target.as_ref().map(FtpPath::as_bytes),
+        Some(&b"b -> c"[..])
+    );
+}
