@@ -42,6 +42,16 @@ use openssl::ssl::{
 use openssl::x509::store::X509StoreBuilder;
 use openssl::x509::X509;
 
+/// The key-exchange groups [`OpenSslConnector::trusting`] and
+/// [`OpenSslConnector::trusting_with_client_cert`] offer, in order: P-256 first, because an
+/// OpenSSL client sends a TLS 1.3 key share for its first group only, and servers that accept
+/// P-256 alone (vsftpd sets that one curve) answer any other share with a HelloRetryRequest: one
+/// more round trip and key generation on the control connection and on *every* data connection
+/// (OpenSSL, unlike rustls, does not remember the group a server chose). Servers that prefer
+/// X25519 accept a P-256 share as it is. For your own [`SslConnector`]:
+/// `builder.set_groups_list(ftps_openssl::KEY_EXCHANGE_GROUPS)?`.
+pub const KEY_EXCHANGE_GROUPS: &str = "P-256:X25519:P-384:P-521";
+
 /// `ERR_LIB_SSL`: the library code of errors raised by libssl (`openssl/err.h`).
 const LIB_SSL: i32 = 20;
 /// `SSL_R_UNEXPECTED_EOF_WHILE_READING`: OpenSSL 3's TCP EOF without close_notify.
@@ -76,7 +86,8 @@ impl OpenSslConnector {
     }
 
     /// A connector that trusts exactly the CA certificate `ca_der` (DER), not the system's
-    /// roots, with TLS 1.2 as the minimum version and no client certificate.
+    /// roots, with TLS 1.2 as the minimum version, the key-exchange groups of
+    /// [`KEY_EXCHANGE_GROUPS`] and no client certificate.
     pub fn trusting(ca_der: &[u8]) -> Result<Self, TlsError> {
         Ok(OpenSslConnector::new(trusting_builder(ca_der)?.build()))
     }
@@ -191,7 +202,8 @@ impl OpenSslConnector {
     }
 }
 
-/// A connector builder that trusts exactly `ca_der`, with TLS 1.2 as the minimum version.
+/// A connector builder that trusts exactly `ca_der`, with TLS 1.2 as the minimum version and
+/// the groups of [`KEY_EXCHANGE_GROUPS`].
 fn trusting_builder(ca_der: &[u8]) -> Result<SslConnectorBuilder, TlsError> {
     let ca = X509::from_der(ca_der).map_err(|e| {
         TlsError::new(TlsErrorKind::Other, "the ca certificate is not usable").with_source(e)
@@ -202,6 +214,9 @@ fn trusting_builder(ca_der: &[u8]) -> Result<SslConnectorBuilder, TlsError> {
     builder.set_cert_store(store.build());
     builder
         .set_min_proto_version(Some(SslVersion::TLS1_2))
+        .map_err(stack_error)?;
+    builder
+        .set_groups_list(KEY_EXCHANGE_GROUPS)
         .map_err(stack_error)?;
     Ok(builder)
 }

@@ -63,6 +63,10 @@ pub fn openssl(
     };
     builder.set_min_proto_version(Some(min)).map_err(err)?;
     builder.set_max_proto_version(max).map_err(err)?;
+    // P-256 first: vsftpd takes no other group (no HelloRetryRequest per data connection).
+    builder
+        .set_groups_list(ftps_openssl::KEY_EXCHANGE_GROUPS)
+        .map_err(err)?;
     Ok(ftps_openssl::OpenSslConnector::new(builder.build()))
 }
 
