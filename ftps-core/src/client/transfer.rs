@@ -785,7 +785,6 @@ impl<C: SecureConnection> Client<C> {
     }
 }
 
-/// The name in a `150 FILE: name` reply to STOU (RFC 1123 §4.1.2.9).
 /// The size a preliminary reply announces in its last parentheses, `(N bytes)`: vsftpd's and
 /// ProFTPD's `150 Opening BINARY mode data connection for f (N bytes).`
 fn announced_size(text: &str) -> Option<u64> {
@@ -800,6 +799,7 @@ fn announced_size(text: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
+/// The name in a `150 FILE: name` reply to STOU (RFC 1123 §4.1.2.9).
 fn unique_name_from(text: &str) -> Option<FtpPath> {
     let start = text.find("FILE: ")? + "FILE: ".len();
     let name = text[start..].trim();
