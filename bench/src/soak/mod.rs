@@ -14,11 +14,12 @@ mod data;
 use std::thread;
 use std::time::Instant;
 
+use ftps_conformance::real::transfer::HashSink;
 use ftps_conformance::remote::RemoteTarget;
 use ftps_core::{Client, SecureConnection};
 
 use crate::connect::{describe, logged_in, WithConnector};
-use data::{HashingSink, RandomSource, Sha256Digest};
+use data::{RandomSource, Sha256Digest};
 
 /// The sizes of the round trips, in turn (each client starts at a different one): the edges
 /// of a 4 KiB page and of a 64 KiB buffer, empty and one-byte files, 1 MiB and 16 MiB.
@@ -239,9 +240,9 @@ fn round_trip<C: SecureConnection>(
 ) -> Result<(), Fault> {
     let mut source = RandomSource::new(seed, size);
     let uploaded = client.upload(name, &mut source).map_err(Fault::Failed)?;
-    let mut sink = HashingSink::default();
+    let mut sink = HashSink::new();
     let downloaded = client.download(name, &mut sink).map_err(Fault::Failed)?;
-    let (received, received_digest) = sink.finish();
+    let (received, received_digest) = (sink.len(), sink.digest());
     Moved {
         size,
         sent_digest: source.digest(),
