@@ -12,6 +12,8 @@
 //! * the `ftps-conformance` binary: every scenario against every backend compiled in, as a
 //!   matrix or as JSON lines.
 //! * [`real`]: the harness that starts real servers (vsftpd, ...) through the project's scripts.
+//! * [`client_hello`]: what a connector's first ClientHello offers (key shares), for a
+//!   backend's own tests of choices no scenario judges.
 //!
 //! A third-party backend adds `ftps-conformance` as a dev-dependency, a `[[test]]` with
 //! `harness = false`, and:
@@ -28,6 +30,7 @@
 
 pub mod backends;
 pub mod checks;
+pub mod client_hello;
 pub mod fault;
 pub mod guide;
 pub mod harness;

@@ -15,6 +15,7 @@
 //! let ca_der = std::fs::read("ca.der")?;
 //! // Trust exactly this CA, TLS 1.2 or newer.
 //! let connector = OpenSslConnector::trusting(&ca_der)?;
+//! // Or change settings first: `OpenSslConnectorBuilder::trusting(&ca_der)?`, then `build()`.
 //! // Or bring your own: `OpenSslConnector::new(SslConnector::builder(..)?.build())`.
 //! // Then hand `connector` to the ftps client builder as its `SecureConnection`.
 //! # let _ = connector;
@@ -24,7 +25,7 @@
 
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
+use std::net::{IpAddr, TcpStream};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use ftps_core::tls::framing::{CloseTracker, FramedTcp};
@@ -36,11 +37,15 @@ pub use openssl;
 use openssl::error::ErrorStack;
 use openssl::pkey::PKey;
 use openssl::ssl::{
-    self, ErrorCode, ShutdownState, SslConnector, SslConnectorBuilder, SslContext, SslMethod,
-    SslRef, SslSession, SslStream, SslVersion,
+    self, ErrorCode, ShutdownState, Ssl, SslConnector, SslContext, SslContextRef, SslRef,
+    SslSession, SslStream, SslVersion,
 };
-use openssl::x509::store::X509StoreBuilder;
+use openssl::x509::verify::X509CheckFlags;
 use openssl::x509::X509;
+
+mod builder;
+
+pub use builder::OpenSslConnectorBuilder;
 
 /// The key-exchange groups [`OpenSslConnector::trusting`] and
 /// [`OpenSslConnector::trusting_with_client_cert`] offer, in order: P-256 first, because an
@@ -68,28 +73,37 @@ const CERTIFICATE_REQUIRED: i32 = ALERT_OFFSET + 116;
 /// `X509_V_ERR_HOSTNAME_MISMATCH` and `X509_V_ERR_IP_ADDRESS_MISMATCH` (`openssl/x509_vfy.h`).
 const NAME_MISMATCH: [i32; 2] = [62, 64];
 
-/// A [`SecureConnection`] built on an [`SslConnector`].
+/// A [`SecureConnection`] built on an [`SslConnector`] or an [`OpenSslConnectorBuilder`].
 ///
-/// All streams of a connector share its one `SslContext`. Every control connection gets a session
+/// All streams of a connector share its one [`SslContext`]. Each connection verifies the
+/// server's chain and its name as [`SslConnector`] does: a DNS name is sent as SNI and matched
+/// against the DNS SANs, an IP literal is not sent and is matched against the IP SANs, and
+/// wildcards only match a whole label. Every control connection gets a session
 /// slot of its own; its data connections offer the session in that slot and put the sessions they
 /// receive back into it, so they never resume a session of another control connection.
 #[derive(Clone, Debug)]
 pub struct OpenSslConnector {
-    connector: SslConnector,
+    context: SslContext,
 }
 
 impl OpenSslConnector {
     /// A connector using `connector` as given: its trust store, verification mode, versions,
     /// ciphers and client certificate.
     pub fn new(connector: SslConnector) -> Self {
-        OpenSslConnector { connector }
+        OpenSslConnector::from_context(connector.into_context())
+    }
+
+    /// A connector on a context set up as [`SslConnector`] sets one up (peer verification on).
+    fn from_context(context: SslContext) -> Self {
+        OpenSslConnector { context }
     }
 
     /// A connector that trusts exactly the CA certificate `ca_der` (DER), not the system's
     /// roots, with TLS 1.2 as the minimum version, the key-exchange groups of
-    /// [`KEY_EXCHANGE_GROUPS`] and no client certificate.
+    /// [`KEY_EXCHANGE_GROUPS`] and no client certificate ([`OpenSslConnectorBuilder::trusting`],
+    /// built).
     pub fn trusting(ca_der: &[u8]) -> Result<Self, TlsError> {
-        Ok(OpenSslConnector::new(trusting_builder(ca_der)?.build()))
+        Ok(OpenSslConnectorBuilder::trusting(ca_der)?.build())
     }
 
     /// Like [`OpenSslConnector::trusting`], and presents a client certificate when the server
@@ -126,7 +140,7 @@ impl OpenSslConnector {
         })?;
         let key = PKey::private_key_from_pem(key_pem)
             .map_err(unusable("the client private key is not usable"))?;
-        let mut builder = trusting_builder(ca_der)?;
+        let mut builder = OpenSslConnectorBuilder::trusting(ca_der)?;
         builder.set_certificate(&leaf).map_err(stack_error)?;
         for intermediate in chain {
             builder
@@ -137,12 +151,12 @@ impl OpenSslConnector {
         builder.check_private_key().map_err(unusable(
             "the client private key does not match the certificate",
         ))?;
-        Ok(OpenSslConnector::new(builder.build()))
+        Ok(builder.build())
     }
 
-    /// The [`SslConnector`] this connector uses.
-    pub fn connector(&self) -> &SslConnector {
-        &self.connector
+    /// The OpenSSL context every stream of this connector is made from.
+    pub fn context(&self) -> &SslContextRef {
+        &self.context
     }
 
     fn connect(
@@ -152,10 +166,10 @@ impl OpenSslConnector {
         slot: Arc<SessionSlot>,
         control: bool,
     ) -> Result<OpenSslStream, TlsError> {
-        let mut config = self.connector.configure().map_err(stack_error)?;
+        let mut ssl = Ssl::new(&self.context).map_err(stack_error)?;
         let offer = if control { None } else { slot.latest() };
         if let Some(session) = offer {
-            if std::ptr::eq(config.ssl_context(), &*slot.context) {
+            if std::ptr::eq(ssl.ssl_context(), &*slot.context) {
                 // SAFETY: `SslRef::set_session` requires a session of this `Ssl`'s own
                 // `SslContext`. Sessions enter `slot` only from streams whose `Ssl` was made from
                 // `slot.context` (a data stream shares its control stream's slot only when its
@@ -163,13 +177,11 @@ impl OpenSslConnector {
                 // that this `Ssl` was made from it too. The slot holds a reference to the
                 // context, so its address cannot have been reused by another one.
                 #[allow(unsafe_code)]
-                let set = unsafe { config.set_session(&session) };
+                let set = unsafe { ssl.set_session(&session) };
                 set.map_err(stack_error)?;
             }
         }
-        // DNS names are sent as SNI and checked against DNS SANs; IP literals are not sent and
-        // are checked against IP SANs (`into_ssl` parses the name and calls `set_ip`).
-        let ssl = config.into_ssl(&server.to_string()).map_err(stack_error)?;
+        expect_server_name(&mut ssl, server).map_err(stack_error)?;
         // A control stream never reads past the record it is on (CCC hands the socket back
         // intact); a data stream reads ahead, one system call per several records.
         let tcp = if control {
@@ -202,23 +214,24 @@ impl OpenSslConnector {
     }
 }
 
-/// A connector builder that trusts exactly `ca_der`, with TLS 1.2 as the minimum version and
-/// the groups of [`KEY_EXCHANGE_GROUPS`].
-fn trusting_builder(ca_der: &[u8]) -> Result<SslConnectorBuilder, TlsError> {
-    let ca = X509::from_der(ca_der).map_err(|e| {
-        TlsError::new(TlsErrorKind::Other, "the ca certificate is not usable").with_source(e)
-    })?;
-    let mut store = X509StoreBuilder::new().map_err(stack_error)?;
-    store.add_cert(ca).map_err(stack_error)?;
-    let mut builder = SslConnector::builder(SslMethod::tls_client()).map_err(stack_error)?;
-    builder.set_cert_store(store.build());
-    builder
-        .set_min_proto_version(Some(SslVersion::TLS1_2))
-        .map_err(stack_error)?;
-    builder
-        .set_groups_list(KEY_EXCHANGE_GROUPS)
-        .map_err(stack_error)?;
-    Ok(builder)
+/// Sets `ssl` up to verify that the server's certificate names `server`, as openssl's
+/// `ConnectConfiguration::into_ssl` does: a DNS name is sent as SNI and checked against the DNS
+/// SANs; an IP literal is not sent and is checked against the IP SANs; no partial wildcards.
+fn expect_server_name(ssl: &mut SslRef, server: &ServerName) -> Result<(), ErrorStack> {
+    let name = server.to_string();
+    match name.parse::<IpAddr>() {
+        Ok(ip) => {
+            let param = ssl.param_mut();
+            param.set_hostflags(X509CheckFlags::NO_PARTIAL_WILDCARDS);
+            param.set_ip(ip)
+        }
+        Err(_) => {
+            ssl.set_hostname(&name)?;
+            let param = ssl.param_mut();
+            param.set_hostflags(X509CheckFlags::NO_PARTIAL_WILDCARDS);
+            param.set_host(&name)
+        }
+    }
 }
 
 impl From<SslConnector> for OpenSslConnector {
@@ -243,7 +256,7 @@ impl SecureConnection for OpenSslConnector {
         tcp: TcpStream,
         server: &ServerName,
     ) -> Result<OpenSslStream, TlsError> {
-        let slot = Arc::new(SessionSlot::new(self.connector.context().to_owned()));
+        let slot = Arc::new(SessionSlot::new(self.context.clone()));
         self.connect(tcp, server, slot, true)
     }
 
@@ -253,12 +266,12 @@ impl SecureConnection for OpenSslConnector {
         server: &ServerName,
         control: &OpenSslStream,
     ) -> Result<OpenSslStream, TlsError> {
-        let slot = if std::ptr::eq(self.connector.context(), &*control.slot.context) {
+        let slot = if std::ptr::eq(&*self.context, &*control.slot.context) {
             Arc::clone(&control.slot)
         } else {
             // A session may only be resumed by the context that made it.
             log::warn!("data connection secured by another connector: no session resumption");
-            Arc::new(SessionSlot::new(self.connector.context().to_owned()))
+            Arc::new(SessionSlot::new(self.context.clone()))
         };
         self.connect(tcp, server, slot, false)
     }

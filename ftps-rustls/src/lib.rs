@@ -45,6 +45,7 @@ use rustls::client::{
     ClientSessionMemoryCache, ClientSessionStore, Resumption, Tls12ClientSessionValue,
     Tls13ClientSessionValue,
 };
+use rustls::crypto::{ring, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{self, CertificateDer, PrivateKeyDer};
 use rustls::{
@@ -73,7 +74,7 @@ impl RustlsConnector {
     }
 
     /// A connector that trusts exactly the CA certificate `ca_der` (DER), with the ring
-    /// provider, TLS 1.2 and 1.3, and no client certificate.
+    /// provider ([`crypto_provider`]: P-256 first), TLS 1.2 and 1.3, and no client certificate.
     pub fn trusting(ca_der: &[u8]) -> Result<Self, TlsError> {
         let config = trusting_builder(ca_der)?.with_no_client_auth();
         Ok(RustlsConnector::new(Arc::new(config)))
@@ -122,7 +123,33 @@ impl RustlsConnector {
     }
 }
 
-/// A configuration builder with the ring provider, TLS 1.2 and 1.3, trusting exactly `ca_der`.
+/// rustls' ring provider with its key-exchange groups in the order the convenience constructors
+/// offer them: P-256, X25519, P-384.
+///
+/// rustls sends a TLS 1.3 key share for its first group only, until its session store knows the
+/// group the server chose (the `kx_hint` the data connections of a control connection then
+/// use). Servers that accept P-256 alone (vsftpd sets that one curve) answer any other share
+/// with a HelloRetryRequest: one more round trip and key generation at every login. Servers
+/// that prefer X25519 accept a P-256 share as it is. For your own configuration:
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// let builder = rustls::ClientConfig::builder_with_provider(Arc::new(ftps_rustls::crypto_provider()));
+/// # let _ = builder;
+/// ```
+pub fn crypto_provider() -> CryptoProvider {
+    CryptoProvider {
+        kx_groups: vec![
+            ring::kx_group::SECP256R1,
+            ring::kx_group::X25519,
+            ring::kx_group::SECP384R1,
+        ],
+        ..ring::default_provider()
+    }
+}
+
+/// A configuration builder with [`crypto_provider`], TLS 1.2 and 1.3, trusting exactly `ca_der`.
 fn trusting_builder(
     ca_der: &[u8],
 ) -> Result<rustls::ConfigBuilder<ClientConfig, rustls::client::WantsClientCert>, TlsError> {
@@ -130,11 +157,12 @@ fn trusting_builder(
     roots
         .add(CertificateDer::from(ca_der.to_vec()))
         .map_err(|e| unusable("the ca certificate is not usable", e))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    Ok(ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(map_error)?
-        .with_root_certificates(roots))
+    Ok(
+        ClientConfig::builder_with_provider(Arc::new(crypto_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(map_error)?
+            .with_root_certificates(roots),
+    )
 }
 
 /// A configuration input that cannot be used: `message`, with the parser's error as source.

@@ -77,7 +77,7 @@ pub use ftps_rustls::{rustls, RustlsConnector};
 /// This requires the `openssl` feature.
 #[cfg(feature = "openssl")]
 #[cfg_attr(docsrs, doc(cfg(feature = "openssl")))]
-pub use ftps_openssl::{openssl, OpenSslConnector};
+pub use ftps_openssl::{openssl, OpenSslConnector, OpenSslConnectorBuilder};
 
 /// The native-tls backend (no session resumption).
 ///

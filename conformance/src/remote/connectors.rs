@@ -27,8 +27,7 @@ pub fn rustls(
         Some(TlsVersion::Tls13) => &[&rustls::version::TLS13],
         None => rustls::DEFAULT_VERSIONS,
     };
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ClientConfig::builder_with_provider(provider)
+    let config = ClientConfig::builder_with_provider(Arc::new(ftps_rustls::crypto_provider()))
         .with_protocol_versions(versions)
         .map_err(|e| format!("rustls: {e}"))?
         .with_root_certificates(roots)
@@ -43,31 +42,37 @@ pub fn openssl(
     ca_der: Option<&[u8]>,
     tls: Option<TlsVersion>,
 ) -> Result<ftps_openssl::OpenSslConnector, String> {
-    use openssl::ssl::{SslConnector, SslMethod, SslVersion};
-    use openssl::x509::store::X509StoreBuilder;
-    use openssl::x509::X509;
+    use openssl::ssl::{SslConnector, SslContextBuilder, SslMethod, SslVersion};
 
     let err = |e: openssl::error::ErrorStack| format!("openssl: {e}");
-    let mut builder = SslConnector::builder(SslMethod::tls_client()).map_err(err)?;
-    if let Some(der) = ca_der {
-        let ca = X509::from_der(der)
-            .map_err(|e| format!("openssl: the CA certificate is not usable: {e}"))?;
-        let mut store = X509StoreBuilder::new().map_err(err)?;
-        store.add_cert(ca).map_err(err)?;
-        builder.set_cert_store(store.build());
-    }
     let (min, max) = match tls {
         Some(TlsVersion::Tls12) => (SslVersion::TLS1_2, Some(SslVersion::TLS1_2)),
         Some(TlsVersion::Tls13) => (SslVersion::TLS1_3, Some(SslVersion::TLS1_3)),
         None => (SslVersion::TLS1_2, None),
     };
-    builder.set_min_proto_version(Some(min)).map_err(err)?;
-    builder.set_max_proto_version(max).map_err(err)?;
-    // P-256 first: vsftpd takes no other group (no HelloRetryRequest per data connection).
-    builder
-        .set_groups_list(ftps_openssl::KEY_EXCHANGE_GROUPS)
-        .map_err(err)?;
-    Ok(ftps_openssl::OpenSslConnector::new(builder.build()))
+    let versions = |builder: &mut SslContextBuilder| -> Result<(), String> {
+        builder.set_min_proto_version(Some(min)).map_err(err)?;
+        builder.set_max_proto_version(max).map_err(err)
+    };
+    match ca_der {
+        // Without the system's roots (OpenSslConnectorBuilder does not load them).
+        Some(der) => {
+            let mut builder = ftps_openssl::OpenSslConnectorBuilder::trusting(der)
+                .map_err(|e| format!("openssl: {e}"))?;
+            versions(&mut builder)?;
+            Ok(builder.build())
+        }
+        None => {
+            let mut builder = SslConnector::builder(SslMethod::tls_client()).map_err(err)?;
+            versions(&mut builder)?;
+            // P-256 first: vsftpd takes no other group (no HelloRetryRequest per data
+            // connection).
+            builder
+                .set_groups_list(ftps_openssl::KEY_EXCHANGE_GROUPS)
+                .map_err(err)?;
+            Ok(ftps_openssl::OpenSslConnector::new(builder.build()))
+        }
+    }
 }
 
 /// A native-tls connector trusting exactly `ca_der` (the platform's roots without it), TLS 1.2
