@@ -57,6 +57,10 @@ pub use builder::OpenSslConnectorBuilder;
 /// `builder.set_groups_list(ftps_openssl::KEY_EXCHANGE_GROUPS)?`.
 pub const KEY_EXCHANGE_GROUPS: &str = "P-256:X25519:P-384:P-521";
 
+/// The most plaintext one [`OpenSslStream::write`] takes: four full TLS records, whose
+/// ciphertext fits in [`ftps_core::tls::framing::GATHER_LEN`].
+const GATHERED_PLAINTEXT: usize = 4 * 16 * 1024;
+
 /// `ERR_LIB_SSL`: the library code of errors raised by libssl (`openssl/err.h`).
 const LIB_SSL: i32 = 20;
 /// `SSL_R_UNEXPECTED_EOF_WHILE_READING`: OpenSSL 3's TCP EOF without close_notify.
@@ -396,7 +400,30 @@ impl Read for OpenSslStream {
 impl Write for OpenSslStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.close.check_writable()?;
-        self.ssl.ssl_write(buf).map_err(|e| self.io_error(e))
+        // OpenSSL hands each record to the socket on its own, and with ENABLE_PARTIAL_WRITE
+        // (SslConnector's default) one SSL_write writes one record: up to four records are
+        // written here and leave in one system call, as rustls sends them (a 64 KiB upload
+        // chunk: one `send` and one TCP segment instead of four).
+        let chunk = &buf[..buf.len().min(GATHERED_PLAINTEXT)];
+        self.ssl.get_mut().gather_writes();
+        let mut written = 0;
+        let mut failure = None;
+        while written < chunk.len() {
+            match self.ssl.ssl_write(&chunk[written..]) {
+                Ok(n) => written += n,
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        let sent = self.ssl.get_mut().send_gathered();
+        match (written, failure) {
+            // Records written and gathered before a failure are sent; the failure comes back
+            // with the next write.
+            (0, Some(e)) => Err(self.io_error(e)),
+            _ => sent.map(|()| written),
+        }
     }
 
     fn flush(&mut self) -> io::Result<()> {

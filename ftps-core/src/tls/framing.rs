@@ -8,7 +8,9 @@
 //!   serves several records, so a TLS library that reads a header and then a body (or 4 KiB at
 //!   a time) costs one system call per several records instead of several per record.
 //! * [`FramedTcp`]: a [`TcpStream`] whose reads go through a [`RecordReader`] or a
-//!   [`ReadAhead`], for TLS libraries that take a `Read + Write` stream (openssl, native-tls).
+//!   [`ReadAhead`], for TLS libraries that take a `Read + Write` stream (openssl, native-tls),
+//!   and whose writes can be gathered, so the records of one large write leave in one system
+//!   call ([`FramedTcp::gather_writes`]).
 //! * [`CloseTracker`]: the close bookkeeping every backend needs: turns the results of a TLS
 //!   stream's reads into a [`CloseState`] with the one EOF semantics every backend must have,
 //!   refuses writes after our close_notify, and says when unwrapping is allowed.
@@ -144,12 +146,21 @@ enum Input {
     Greedy(ReadAhead),
 }
 
+/// The most bytes [`FramedTcp::gather_writes`] holds back: four full TLS records with room for
+/// their overhead. A write that would go past it sends what is held first.
+pub const GATHER_LEN: usize = 4 * (16 * 1024 + 256);
+
 /// A [`TcpStream`] read one TLS record at a time ([`FramedTcp::new`]) or through a read-ahead
-/// buffer ([`FramedTcp::greedy`]), written straight through.
+/// buffer ([`FramedTcp::greedy`]), written straight through or, between
+/// [`FramedTcp::gather_writes`] and [`FramedTcp::send_gathered`], in batches.
 #[derive(Debug)]
 pub struct FramedTcp {
     tcp: TcpStream,
     input: Input,
+    /// The writes held back (`None`: writes go straight to the socket).
+    gathered: Option<Vec<u8>>,
+    /// The buffer of the last batch, kept for the next one.
+    spare: Vec<u8>,
 }
 
 impl FramedTcp {
@@ -158,6 +169,8 @@ impl FramedTcp {
         FramedTcp {
             tcp,
             input: Input::RecordByRecord(RecordFraming::default()),
+            gathered: None,
+            spare: Vec::new(),
         }
     }
 
@@ -167,6 +180,8 @@ impl FramedTcp {
         FramedTcp {
             tcp,
             input: Input::Greedy(ReadAhead::default()),
+            gathered: None,
+            spare: Vec::new(),
         }
     }
 
@@ -193,6 +208,34 @@ impl FramedTcp {
         }
     }
 
+    /// Holds writes back from now on, until [`FramedTcp::send_gathered`], so the records a TLS
+    /// library writes one by one (OpenSSL: one socket write per record) leave in one system call
+    /// and travel in fewer, larger TCP segments. At most [`GATHER_LEN`] bytes are held: a write
+    /// that would go past it sends what is held first.
+    ///
+    /// A backend wraps the TLS writes of one of its stream's writes, and nothing that waits for
+    /// the peer, between `gather_writes` and `send_gathered`, so no byte is still held when that
+    /// write returns.
+    pub fn gather_writes(&mut self) {
+        if self.gathered.is_none() {
+            let mut buffer = std::mem::take(&mut self.spare);
+            buffer.clear();
+            self.gathered = Some(buffer);
+        }
+    }
+
+    /// Sends every byte held back since [`FramedTcp::gather_writes`] and writes straight
+    /// through again.
+    pub fn send_gathered(&mut self) -> io::Result<()> {
+        let Some(mut buffer) = self.gathered.take() else {
+            return Ok(());
+        };
+        let sent = (&self.tcp).write_all(&buffer);
+        buffer.clear();
+        self.spare = buffer;
+        sent
+    }
+
     /// The TCP stream, giving up the framing state.
     pub fn into_inner(self) -> TcpStream {
         self.tcp
@@ -210,10 +253,26 @@ impl Read for FramedTcp {
 
 impl Write for FramedTcp {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&self.tcp).write(buf)
+        let Some(gathered) = &mut self.gathered else {
+            return (&self.tcp).write(buf);
+        };
+        if gathered.len() + buf.len() > GATHER_LEN && !gathered.is_empty() {
+            (&self.tcp).write_all(gathered)?;
+            gathered.clear();
+        }
+        if buf.len() >= GATHER_LEN {
+            return (&self.tcp).write(buf);
+        }
+        gathered.extend_from_slice(buf);
+        Ok(buf.len())
     }
 
+    /// Sends what is held back (writes go on being gathered), then flushes the socket.
     fn flush(&mut self) -> io::Result<()> {
+        if let Some(gathered) = &mut self.gathered {
+            (&self.tcp).write_all(gathered)?;
+            gathered.clear();
+        }
         (&self.tcp).flush()
     }
 }
@@ -329,6 +388,71 @@ mod tests {
         let mut rest = [0u8; 3];
         (&client).read_exact(&mut rest).unwrap();
         assert_eq!(&rest, b"200");
+    }
+
+    /// A connected pair: a `FramedTcp` and the peer's socket, whose reads time out at once.
+    fn framed_pair() -> (FramedTcp, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let tcp = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (peer, _) = listener.accept().unwrap();
+        peer.set_read_timeout(Some(std::time::Duration::from_millis(50)))
+            .unwrap();
+        (FramedTcp::greedy(tcp), peer)
+    }
+
+    /// What `peer` has received so far (reads until a read times out).
+    fn received(peer: &TcpStream) -> Vec<u8> {
+        let mut all = Vec::new();
+        let mut buf = [0u8; 64 * 1024];
+        loop {
+            match (&mut &*peer).read(&mut buf) {
+                Ok(0) => return all,
+                Ok(n) => all.extend_from_slice(&buf[..n]),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return all
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn gathered_writes_are_held_until_sent_and_bounded() {
+        let (mut framed, peer) = framed_pair();
+        framed.write_all(b"straight").unwrap();
+        assert_eq!(received(&peer), b"straight");
+
+        framed.gather_writes();
+        framed.write_all(b"one ").unwrap();
+        framed.write_all(b"two").unwrap();
+        assert_eq!(received(&peer), b"", "held back");
+        framed.send_gathered().unwrap();
+        assert_eq!(received(&peer), b"one two");
+        framed.write_all(b"!").unwrap();
+        assert_eq!(received(&peer), b"!", "straight through again");
+
+        // Past GATHER_LEN, what is held goes first; a write of GATHER_LEN or more goes as is.
+        framed.gather_writes();
+        let record = vec![7u8; GATHER_LEN / 2 + 1];
+        framed.write_all(&record).unwrap();
+        assert_eq!(received(&peer), b"");
+        framed.write_all(&record).unwrap();
+        assert_eq!(received(&peer), record, "the first one was sent");
+        let big = vec![9u8; GATHER_LEN];
+        framed.write_all(&big).unwrap();
+        let mut expected = record.clone();
+        expected.extend_from_slice(&big);
+        assert_eq!(received(&peer), expected, "in order");
+        framed.write_all(b"x").unwrap();
+        framed.flush().unwrap();
+        assert_eq!(received(&peer), b"x", "flush sends what is held");
+        framed.send_gathered().unwrap();
+        assert_eq!(received(&peer), b"");
     }
 
     #[test]
